@@ -1,0 +1,100 @@
+"""``create_app(settings, publisher)``: the receiver as a WSGI callable around a pure core.
+
+:meth:`Receiver.handle` maps a :class:`~receiver.http.Request` to a
+:class:`~receiver.http.Response` and is what the tests call; ``__call__`` only adapts WSGI.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from receiver.hooks import handle_order_hook
+from receiver.http import MAX_BODY, Request, Response, error, ok
+from receiver.publisher import Publisher
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+HOOK_PATH = "/hooks/vtex/orders"
+_REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
+            404: "Not Found", 405: "Method Not Allowed", 413: "Payload Too Large",
+            415: "Unsupported Media Type", 422: "Unprocessable Entity", 500: "Internal Server Error",
+            503: "Service Unavailable"}
+
+
+class Receiver:
+    """Routes requests to handlers; holds the injected settings, publisher and readiness checks."""
+
+    def __init__(self, settings: Settings, publisher: Publisher, checks: Mapping[str, Callable[[], bool]]) -> None:
+        self.settings = settings
+        self.publisher = publisher
+        self.checks = dict(checks)
+
+    def handle(self, request: Request) -> Response:
+        path = request.path.rstrip("/") or "/"
+        if path == HOOK_PATH or path.startswith(HOOK_PATH + "/"):
+            if request.method != "POST":
+                return error(405, "method_not_allowed", "use POST", allow="POST")
+            account = path[len(HOOK_PATH) + 1:] or None
+            return handle_order_hook(request, account, self.settings, self.publisher)
+        if path in ("/healthz", "/readyz"):
+            if request.method not in ("GET", "HEAD"):
+                return error(405, "method_not_allowed", "use GET", allow="GET, HEAD")
+            return ok(status="ok") if path == "/healthz" else self._ready()
+        return error(404, "not_found", f"no route for {path}")
+
+    def _ready(self) -> Response:
+        results = {}
+        for name, check in self.checks.items():
+            try:
+                results[name] = bool(check())
+            except Exception as exc:
+                log.warning("readiness check %s raised %s", name, type(exc).__name__)
+                results[name] = False
+        status = 200 if all(results.values()) else 503
+        return Response(status, {"status": "ready" if status == 200 else "not_ready", "checks": results})
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        try:
+            response = self.handle(_request_from(environ))
+        except Exception:
+            # Never answer with a traceback; the log keeps it and VTEX retries on the 500.
+            log.exception("unhandled error in receiver")
+            response = error(500, "internal_error", "unexpected error; the request was not accepted")
+        body = response.encode()
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *response.headers]
+        start_response(f"{response.status} {_REASONS.get(response.status, '')}".strip(), headers)
+        return [body]
+
+
+def _request_from(environ: dict[str, Any]) -> Request:
+    headers = {key[5:].replace("_", "-").lower(): value for key, value in environ.items() if key.startswith("HTTP_")}
+    if environ.get("CONTENT_TYPE"):
+        headers["content-type"] = environ["CONTENT_TYPE"]
+    method = environ.get("REQUEST_METHOD", "GET").upper()
+    try:
+        declared = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > MAX_BODY:
+        # Refuse before reading: a large body must not cost memory or time.
+        return Request(method, environ.get("PATH_INFO", "/"), headers, b"", body_too_large=True)
+    body = b""
+    if method == "POST":
+        stream = environ.get("wsgi.input")
+        body = stream.read(declared if declared else MAX_BODY + 1) if stream else b""
+    return Request(method, environ.get("PATH_INFO", "/"), headers, body, body_too_large=len(body) > MAX_BODY)
+
+
+def create_app(
+    settings: Settings, publisher: Publisher, *, checks: Mapping[str, Callable[[], bool]] | None = None
+) -> Receiver:
+    """Build the receiver.
+
+    :param settings: validated settings; the accounts and their hook secrets come from here.
+    :param publisher: sends tasks by name; the receiver never imports worker code.
+    :param checks: readiness checks by name for ``/readyz``; defaults to the publisher's broker ping.
+    """
+    return Receiver(settings, publisher, checks if checks is not None else {"broker": publisher.ping})

@@ -1,0 +1,54 @@
+"""Publish tasks by name to the broker, without importing any worker code."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any, Protocol
+
+from celery import Celery
+
+from shared.celery_config import celery_config
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class PublishError(Exception):
+    """The broker did not take the message; the sender should retry."""
+
+
+class Publisher(Protocol):
+    def publish(self, task_name: str, kwargs: dict[str, Any]) -> str: ...
+
+    def ping(self) -> bool: ...
+
+
+class CeleryPublisher:
+    """Sends tasks by name through a task-less Celery app that shares the workers' routes."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._app = Celery("vtexct-receiver", set_as_current=False)
+        self._app.conf.update(celery_config(settings))
+
+    def publish(self, task_name: str, kwargs: dict[str, Any]) -> str:
+        """Publish and return the task id once the broker accepted the message.
+
+        :raises PublishError: when the broker cannot be reached within the retry policy.
+        """
+        task_id = str(uuid.uuid4())
+        try:
+            self._app.send_task(task_name, kwargs=kwargs, task_id=task_id)
+        except Exception as exc:
+            # kombu raises several unrelated types for a broker that is down; all mean "not accepted".
+            raise PublishError(f"broker did not accept {task_name}: {type(exc).__name__}") from exc
+        return task_id
+
+    def ping(self) -> bool:
+        try:
+            with self._app.connection_for_write() as conn:
+                conn.ensure_connection(max_retries=1, timeout=2)
+            return True
+        except Exception as exc:
+            log.warning("broker ping failed: %s", type(exc).__name__)
+            return False

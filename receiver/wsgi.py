@@ -1,0 +1,17 @@
+"""``receiver.wsgi:application`` for gunicorn: settings from the environment, the Celery publisher."""
+
+from __future__ import annotations
+
+import redis
+
+from receiver.app import create_app
+from receiver.publisher import CeleryPublisher
+from shared.logs import configure_logging
+from shared.settings import load_settings
+
+settings = load_settings()
+configure_logging(settings.log_format, settings.log_level)
+_publisher = CeleryPublisher(settings)
+_state = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+
+application = create_app(settings, _publisher, checks={"broker": _publisher.ping, "redis": _state.ping})

@@ -1,0 +1,1 @@
+"""Common code of vtex-clevertap: settings, domain logic, API clients and Redis-backed state."""

@@ -1,0 +1,68 @@
+"""VTEX REST APIs: OMS orders, Master Data ``CL`` search and the catalog."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from shared.clients.http import HttpClient
+from shared.errors import UpstreamUnavailable
+from shared.settings import AccountSettings
+
+CUSTOMER_FIELDS = "email,firstName,lastName,phone"
+
+
+class VtexClient:
+    """One VTEX account, authenticated with an app key and token.
+
+    :param account: the account's settings; the token is read here and only sent as a header.
+    :param timeout: read timeout in seconds.
+    """
+
+    def __init__(self, account: AccountSettings, timeout: float, session: requests.Session | None = None) -> None:
+        self.account = account.name
+        self._http = HttpClient(
+            "vtex",
+            account.vtex_url,
+            {
+                "X-VTEX-API-AppKey": account.vtex_app_key,
+                "X-VTEX-API-AppToken": account.vtex_app_token.get_secret_value(),
+                "Accept": "application/json",
+            },
+            timeout,
+            session,
+        )
+
+    def _json(self, response: requests.Response, what: str) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            # A proxy or a half-deployed VTEX node answering HTML with 200; the next try usually works.
+            raise UpstreamUnavailable(f"vtex {what}: answer is not JSON") from None
+
+    def get_order(self, order_id: str) -> dict[str, Any]:
+        """``GET /api/oms/pvt/orders/{orderId}``."""
+        response = self._http.request("GET", f"/api/oms/pvt/orders/{quote(order_id, safe='')}")
+        order = self._json(response, "get order")
+        if not isinstance(order, dict):
+            raise UpstreamUnavailable("vtex get order: answer is not an object")
+        return order
+
+    def find_customer(self, user_id: str) -> dict[str, Any] | None:
+        """Search Master Data ``CL`` for ``userId``; ``None`` when there is no document yet.
+
+        ``REST-Range`` is required by the API and asks for the first document only.
+        """
+        response = self._http.request(
+            "GET",
+            "/api/dataentities/CL/search",
+            params={"_where": f"userId={user_id}", "_fields": CUSTOMER_FIELDS},
+            headers={"REST-Range": "resources=0-1"},
+        )
+        documents = self._json(response, "CL search")
+        if not isinstance(documents, list):
+            raise UpstreamUnavailable("vtex CL search: answer is not a list")
+        first = documents[0] if documents else None
+        return first if isinstance(first, dict) else None

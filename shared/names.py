@@ -1,0 +1,36 @@
+"""Task names and queues: the wire protocol between the receiver, beat and the workers.
+
+Renaming a task or a queue breaks messages already in the broker and failure-store
+entries that name them, so these strings change only with a migration.
+"""
+
+from enum import StrEnum
+
+
+class Queue(StrEnum):
+    ORDERS = "orders"
+    PROFILES = "profiles"
+    CLEVERTAP = "clevertap"
+    CATALOG = "catalog"
+
+
+class TaskName(StrEnum):
+    ORDERS_HANDLE_STATUS_CHANGE = "orders.handle_status_change"
+    PROFILES_RESOLVE_IDENTITY = "profiles.resolve_identity"
+    CLEVERTAP_UPLOAD_EVENT = "clevertap.upload_event"
+
+
+ROUTES: dict[str, dict[str, str]] = {
+    TaskName.ORDERS_HANDLE_STATUS_CHANGE: {"queue": Queue.ORDERS},
+    TaskName.PROFILES_RESOLVE_IDENTITY: {"queue": Queue.PROFILES},
+    TaskName.CLEVERTAP_UPLOAD_EVENT: {"queue": Queue.CLEVERTAP},
+}
+
+
+def queue_for(task_name: str) -> str:
+    """Return the queue a task name is routed to.
+
+    :param task_name: a :class:`TaskName` value.
+    :raises KeyError: for a name with no route, which is a programming error.
+    """
+    return str(ROUTES[task_name]["queue"])

@@ -1,0 +1,168 @@
+"""The three steps that turn an order status change into delivered CleverTap records.
+
+1. :func:`prepare` fetches the order and builds the event record.
+2. :func:`resolve_identity` finds the customer's e-mail in Master Data ``CL``.
+3. :func:`deliver` uploads what is not delivered yet and marks it done.
+
+Each step is plain Python over injected clients and stores; the Celery tasks in
+``workers/`` are thin adapters around them.  Steps 2 and 3 read the result of the step
+before from :class:`~shared.orders.pending.PendingStore` and rebuild it from OMS if it
+expired, so any step can be requeued on its own.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from shared.errors import ClaimHeld, CustomerNotFoundYet, InvalidOrderData, RecordRejected, RecordRetryable
+from shared.idempotency import Ledger
+from shared.orders.mapping import EventOptions, build_event_record, build_profile_record
+from shared.orders.pending import EventRef, PendingEvent, PendingStore
+
+# Master Data queries are built from order data: only a canonical UUID may reach the query string.
+_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+EVENT = "event"
+PROFILE = "profile"
+
+
+class OrderSource(Protocol):
+    def get_order(self, order_id: str) -> dict[str, Any]: ...
+
+
+class CustomerDirectory(Protocol):
+    def find_customer(self, user_id: str) -> dict[str, Any] | None: ...
+
+
+class RecordFailure(Protocol):
+    code: int
+    error: str
+    retryable: bool
+
+
+class UploadResult(Protocol):
+    failed: dict[int, RecordFailure]
+
+
+class RecordSink(Protocol):
+    def upload(self, records: list[dict[str, Any]]) -> UploadResult: ...
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What :func:`deliver` did: the kinds of record it sent (``event``, ``profile``)."""
+
+    sent: tuple[str, ...]
+
+    @property
+    def outcome(self) -> str:
+        return "delivered" if self.sent else "already_delivered"
+
+
+def prepare(
+    ref: EventRef, orders: OrderSource, options: EventOptions, pending: PendingStore, ledger: Ledger
+) -> PendingEvent | None:
+    """Fetch the order and store the event record built from it.
+
+    :returns: the pending event, or ``None`` when the event was already delivered or the
+        state maps to no event.
+    :raises InvalidOrderData: if the order has no usable ``userProfileId``.
+    """
+    if ledger.is_done(Ledger.done_key(ref.account, ref.order_id, ref.state, EVENT)):
+        return None
+    order = orders.get_order(ref.order_id)
+    event = build_event_record(order, ref.state, ref.changed_at, options)
+    if event is None:
+        return None
+    client = order.get("clientProfileData") if isinstance(order.get("clientProfileData"), dict) else {}
+    user_id = client.get("userProfileId")
+    if not isinstance(user_id, str) or not _UUID_RE.match(user_id):
+        raise InvalidOrderData(f"order {ref.order_id} has no valid clientProfileData.userProfileId")
+    prepared = PendingEvent(
+        account=ref.account,
+        order_id=ref.order_id,
+        state=ref.state,
+        changed_at=ref.changed_at.isoformat(),
+        event=event,
+        user_profile_id=user_id.lower(),
+        client_profile={k: client.get(k) for k in ("firstName", "lastName", "phone")},
+    )
+    pending.save(prepared)
+    return prepared
+
+
+def load_or_prepare(
+    ref: EventRef, orders: OrderSource, options: EventOptions, pending: PendingStore, ledger: Ledger
+) -> PendingEvent | None:
+    """Load the pending event of ``ref``, rebuilding it from OMS when it is gone."""
+    return pending.load(ref) or prepare(ref, orders, options, pending, ledger)
+
+
+def resolve_identity(
+    event: PendingEvent, customers: CustomerDirectory, options: EventOptions, pending: PendingStore
+) -> PendingEvent:
+    """Attach the customer's e-mail, and the profile record when profiles are uploaded.
+
+    :raises CustomerNotFoundYet: when ``CL`` has no document with an e-mail for the user;
+        retried, because a new customer's document can lag the order.
+    """
+    customer = customers.find_customer(event.user_profile_id)
+    email = customer.get("email") if customer else None
+    if not isinstance(email, str) or "@" not in email:
+        raise CustomerNotFoundYet(f"no CL document with an e-mail for user {event.user_profile_id}")
+    event.identity = email.strip().lower()
+    if options.upload_profiles:
+        event.profile = build_profile_record(
+            event.identity, customer or {}, event.client_profile, event.event["ts"], options
+        )
+    pending.save(event)
+    return event
+
+
+def deliver(event: PendingEvent, sink: RecordSink, ledger: Ledger, owner: str) -> Delivery:
+    """Upload the records of ``event`` that are not done yet, and mark each one done once CleverTap accepted it.
+
+    :param owner: the claim owner, the task id; a redelivered message keeps its claim.
+    :raises ClaimHeld: if another worker is delivering this event right now.
+    :raises RecordRetryable: if CleverTap kept a record back with a retryable code.
+    :raises RecordRejected: if CleverTap refused a record for good.
+    """
+    if not event.identity:
+        raise InvalidOrderData(f"order {event.order_id} reached delivery without an identity")
+    claim = Ledger.claim_key(event.account, event.order_id, event.state)
+    if not ledger.claim(claim, owner):
+        raise ClaimHeld(f"order {event.order_id} {event.state} is being delivered by another task")
+    try:
+        batch = []
+        # Profile first: CleverTap then files the event under a profile that already has its name.
+        if event.profile is not None:
+            batch.append((PROFILE, event.profile))
+        batch.append((EVENT, {**event.event, "identity": event.identity}))
+        keys = {kind: Ledger.done_key(event.account, event.order_id, event.state, kind) for kind, _ in batch}
+        batch = [(kind, record) for kind, record in batch if not ledger.is_done(keys[kind])]
+        if not batch:
+            return Delivery(sent=())
+        result = sink.upload([record for _, record in batch])
+        sent, retryable, final = [], [], []
+        for index, (kind, _) in enumerate(batch):
+            failure = result.failed.get(index)
+            if failure is None:
+                ledger.mark_done(keys[kind])
+                sent.append(kind)
+            elif failure.retryable:
+                retryable.append((kind, failure))
+            else:
+                final.append((kind, failure))
+        # Retryable first: a retry re-sends the finally refused record too, and then fails on it alone.
+        if retryable:
+            kind, failure = retryable[0]
+            raise RecordRetryable(f"CleverTap kept the {kind} record back: {failure.code} {failure.error}",
+                                  code=failure.code)
+        if final:
+            kind, failure = final[0]
+            raise RecordRejected(f"CleverTap refused the {kind} record: {failure.code} {failure.error}",
+                                 code=failure.code)
+        return Delivery(sent=tuple(sent))
+    finally:
+        ledger.release(claim, owner)

@@ -1,0 +1,270 @@
+"""Configuration, validated once at start-up.
+
+Deployment-wide values (broker, state store, admin token, retry policy) live on
+:class:`Settings`; everything that belongs to one VTEX store lives on
+:class:`AccountSettings`, and ``Settings.accounts`` maps account names to them.  One
+account is read from ``VTEXCT_*`` environment variables; nothing else in the code
+assumes there is only one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "VTEXCT_"
+
+Region = Literal["eu1", "in1", "sg1", "us1", "aps3", "mec1", "sk1"]
+
+# VTEX account names are lower-case letters and digits; they go into hostnames and Redis keys.
+_ACCOUNT_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_URL_RE = re.compile(r"^https?://[^\s/]+(/\S*)?$")
+
+
+class ConfigError(Exception):
+    """Raised when the configuration is invalid; the message names each bad variable."""
+
+
+def _check_url(value: str, placeholder: str) -> str:
+    value = value.rstrip("/")
+    probe = value.replace("{" + placeholder + "}", placeholder)
+    if "{" in probe or "}" in probe or not _URL_RE.match(probe):
+        raise ValueError(f"must be an http(s) URL, optionally containing {{{placeholder}}}")
+    return value
+
+
+class AccountSettings(BaseModel):
+    """Everything that belongs to one VTEX store and its CleverTap project."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    vtex_account: str
+    vtex_app_key: str = Field(min_length=1)
+    vtex_app_token: SecretStr
+    vtex_base_url: str = "https://{account}.vtexcommercestable.com.br"
+    store_url: str = "https://{account}.myvtex.com"
+    clevertap_account_id: str = Field(min_length=1)
+    clevertap_passcode: SecretStr
+    clevertap_region: Region
+    clevertap_base_url: str = "https://{region}.api.clevertap.com"
+    hook_secret: SecretStr
+    integration_email: str | None = None
+    catalog_sync: bool = True
+    charged_only_when_approved: bool = True
+    upload_profiles: bool = True
+    unauthorized_cancel_as_checkout_failed: bool = True
+    profile_msg_flags: dict[str, bool] = Field(default_factory=dict)
+
+    @field_validator("vtex_account")
+    @classmethod
+    def _account_name(cls, value: str) -> str:
+        if not _ACCOUNT_RE.match(value):
+            raise ValueError("must be a VTEX account name: lower-case letters, digits and '-'")
+        return value
+
+    @field_validator("vtex_app_token", "clevertap_passcode", "hook_secret")
+    @classmethod
+    def _non_empty_secret(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value():
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("vtex_base_url", "store_url")
+    @classmethod
+    def _vtex_url(cls, value: str) -> str:
+        return _check_url(value, "account")
+
+    @field_validator("clevertap_base_url")
+    @classmethod
+    def _clevertap_url(cls, value: str) -> str:
+        return _check_url(value, "region")
+
+    @field_validator("integration_email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not _EMAIL_RE.match(value):
+            raise ValueError("must be an e-mail address")
+        return value or None
+
+    @field_validator("profile_msg_flags")
+    @classmethod
+    def _msg_flags(cls, value: dict[str, bool]) -> dict[str, bool]:
+        allowed = {"MSG-email", "MSG-push", "MSG-sms", "MSG-whatsapp"}
+        unknown = sorted(set(value) - allowed)
+        if unknown:
+            raise ValueError(f"unknown flags {unknown}; allowed: {sorted(allowed)}")
+        return value
+
+    @model_validator(mode="after")
+    def _catalog_needs_email(self) -> AccountSettings:
+        if self.catalog_sync and not self.integration_email:
+            raise ValueError("integration_email is required when catalog_sync is on")
+        return self
+
+    @property
+    def name(self) -> str:
+        return self.vtex_account
+
+    @property
+    def vtex_url(self) -> str:
+        return self.vtex_base_url.replace("{account}", self.vtex_account)
+
+    @property
+    def storefront_url(self) -> str:
+        return self.store_url.replace("{account}", self.vtex_account)
+
+    @property
+    def clevertap_url(self) -> str:
+        return self.clevertap_base_url.replace("{region}", self.clevertap_region)
+
+
+class RetryPolicy(BaseModel):
+    """How often and how patiently a task retries a transient error."""
+
+    model_config = ConfigDict(frozen=True)
+
+    max_attempts: int = Field(default=12, ge=1)
+    backoff_base: float = Field(default=2.0, gt=0)
+    backoff_max: float = Field(default=600.0, gt=0)
+
+
+class Settings(BaseModel):
+    """The whole, validated configuration of one deployment."""
+
+    model_config = ConfigDict(frozen=True)
+
+    broker_url: str = "redis://localhost:6379/0"
+    redis_url: str = "redis://localhost:6379/1"
+    admin_token: SecretStr | None = None
+    visibility_timeout: int = Field(default=1800, ge=10)
+    task_time_limit: int = Field(default=120, ge=5)
+    http_timeout: float = Field(default=10.0, gt=0)
+    dedupe_ttl_days: int = Field(default=90, ge=1)
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    retry: RetryPolicy = RetryPolicy()
+    accounts: dict[str, AccountSettings]
+
+    @model_validator(mode="after")
+    def _visibility_outlasts_countdowns(self) -> Settings:
+        # On the Redis broker a message whose countdown outlives the visibility timeout is
+        # handed to a second worker, so the longest retry wait must fit inside it.
+        if self.retry.backoff_max + self.task_time_limit >= self.visibility_timeout:
+            raise ValueError(
+                "visibility_timeout must exceed retry_backoff_max + task_time_limit "
+                f"({self.retry.backoff_max:g} + {self.task_time_limit})"
+            )
+        return self
+
+    def account(self, name: str) -> AccountSettings:
+        """Return one account's settings.
+
+        :raises KeyError: if the account is not configured.
+        """
+        return self.accounts[name]
+
+
+class _EnvSettings(BaseSettings):
+    """The flat ``VTEXCT_*`` view of :class:`Settings` with one account."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", case_sensitive=False)
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):
+        # Only the process environment: a stray .env file must not change a running service.
+        return (init_settings, env_settings)
+
+    broker_url: str = "redis://localhost:6379/0"
+    redis_url: str = "redis://localhost:6379/1"
+    admin_token: SecretStr | None = None
+    visibility_timeout: int = 1800
+    task_time_limit: int = 120
+    http_timeout: float = 10.0
+    dedupe_ttl_days: int = 90
+    log_format: str = "text"
+    log_level: str = "INFO"
+    retry_max_attempts: int = 12
+    retry_backoff_base: float = 2.0
+    retry_backoff_max: float = 600.0
+
+    vtex_account: str | None = None
+    vtex_app_key: str | None = None
+    vtex_app_token: SecretStr | None = None
+    vtex_base_url: str | None = None
+    store_url: str | None = None
+    clevertap_account_id: str | None = None
+    clevertap_passcode: SecretStr | None = None
+    clevertap_region: str | None = None
+    clevertap_base_url: str | None = None
+    hook_secret: SecretStr | None = None
+    integration_email: str | None = None
+    catalog_sync: bool | None = None
+    charged_only_when_approved: bool | None = None
+    upload_profiles: bool | None = None
+    unauthorized_cancel_as_checkout_failed: bool | None = None
+    profile_msg_flags: dict[str, bool] | None = None
+
+
+_ACCOUNT_FIELDS = tuple(AccountSettings.model_fields)
+
+
+def _env_name(field: str) -> str:
+    return ENV_PREFIX + field.upper()
+
+
+def _config_error(error: ValidationError, name_of: Callable[[list[str]], str]) -> ConfigError:
+    # include_input=False: the rejected value may be a secret and must not reach the log.
+    lines = [
+        f"{name_of([str(part) for part in item['loc']])}: {item['msg']}"
+        for item in error.errors(include_url=False, include_input=False)
+    ]
+    return ConfigError("invalid configuration:\n  " + "\n  ".join(lines))
+
+
+def load_settings() -> Settings:
+    """Build and validate :class:`Settings` from the ``VTEXCT_*`` environment variables.
+
+    :raises ConfigError: naming every variable that is missing or invalid.
+    """
+    try:
+        raw = _EnvSettings()
+    except ValidationError as exc:
+        raise _config_error(exc, lambda loc: _env_name(loc[0])) from None
+
+    fields = raw.model_dump(exclude_none=True)
+    if "vtex_account" not in fields:
+        raise ConfigError("invalid configuration:\n  VTEXCT_VTEX_ACCOUNT: is required")
+    try:
+        account = AccountSettings(**{k: v for k, v in fields.items() if k in _ACCOUNT_FIELDS})
+    except ValidationError as exc:
+        raise _config_error(exc, lambda loc: _env_name(loc[0]) if loc else _env_name("integration_email")) from None
+    try:
+        return Settings(
+            broker_url=raw.broker_url,
+            redis_url=raw.redis_url,
+            admin_token=raw.admin_token,
+            visibility_timeout=raw.visibility_timeout,
+            task_time_limit=raw.task_time_limit,
+            http_timeout=raw.http_timeout,
+            dedupe_ttl_days=raw.dedupe_ttl_days,
+            log_format=raw.log_format.lower(),
+            log_level=raw.log_level.upper(),
+            retry=RetryPolicy(
+                max_attempts=raw.retry_max_attempts,
+                backoff_base=raw.retry_backoff_base,
+                backoff_max=raw.retry_backoff_max,
+            ),
+            accounts={account.name: account},
+        )
+    except ValidationError as exc:
+        def name_of(loc: list[str]) -> str:
+            if len(loc) > 1 and loc[0] == "retry":
+                return _env_name("retry_" + loc[1])
+            return _env_name(loc[0]) if loc else _env_name("visibility_timeout")
+
+        raise _config_error(exc, name_of) from None

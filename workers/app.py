@@ -1,0 +1,22 @@
+"""The Celery application of the workers, configured once from validated settings."""
+
+from __future__ import annotations
+
+from celery import Celery
+from celery.signals import setup_logging
+
+from shared.celery_config import celery_config
+from shared.logs import configure_logging
+from shared.settings import load_settings
+
+# Validated at import, so a worker with a bad configuration stops at start-up, naming the variable.
+settings = load_settings()
+
+app = Celery("vtexct", set_as_current=True)
+app.conf.update(celery_config(settings))
+app.conf.include = ["workers.orders", "workers.profiles", "workers.uploads"]
+
+
+@setup_logging.connect
+def _logging(**_: object) -> None:
+    configure_logging(settings.log_format, settings.log_level)

@@ -1,0 +1,26 @@
+"""Queue ``profiles``: find who the order belongs to."""
+
+from shared.names import TaskName
+from shared.orders import pipeline
+from shared.orders.pending import EventRef
+from workers.base import enqueue, task
+from workers.services import services
+
+
+@task(TaskName.PROFILES_RESOLVE_IDENTITY)
+def resolve_identity(self, *, account: str, order_id: str, state: str, changed_at: str) -> str:
+    """Look the customer up in Master Data ``CL`` and hand the event to the upload step.
+
+    An empty search is retried with backoff (Master Data search is eventually consistent)
+    and then parked in the failure store; an empty identity is never sent.
+    """
+    ref = EventRef.from_kwargs(account, order_id, state, changed_at)
+    svc = services()
+    options = svc.options(account)
+    event = pipeline.load_or_prepare(ref, svc.vtex(account), options, svc.pending, svc.ledger)
+    if event is None:
+        return "skipped"
+    if not event.identity:
+        pipeline.resolve_identity(event, svc.vtex(account), options, svc.pending)
+    enqueue(TaskName.CLEVERTAP_UPLOAD_EVENT, ref.to_kwargs())
+    return "resolved"

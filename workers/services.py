@@ -1,0 +1,78 @@
+"""The clients and stores a task needs, built once per worker process.
+
+Built lazily so that a prefork child opens its own connections after the fork.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+import redis
+import requests
+
+from shared.clients.clevertap import CleverTapClient
+from shared.clients.http import make_session
+from shared.clients.vtex import VtexClient
+from shared.errors import PermanentError
+from shared.failures import FailureStore
+from shared.idempotency import Ledger
+from shared.orders.mapping import EventOptions
+from shared.orders.pending import PendingStore
+from shared.redaction import redactor
+from shared.settings import AccountSettings, Settings
+
+
+class UnknownAccount(PermanentError):
+    reason = "unknown_account"
+
+
+@dataclass
+class Services:
+    settings: Settings
+    redis: redis.Redis
+    ledger: Ledger
+    pending: PendingStore
+    failures: FailureStore
+    session: requests.Session = field(default_factory=make_session)
+    _vtex: dict[str, VtexClient] = field(default_factory=dict)
+    _clevertap: dict[str, CleverTapClient] = field(default_factory=dict)
+
+    def account(self, name: str) -> AccountSettings:
+        try:
+            return self.settings.account(name)
+        except KeyError:
+            raise UnknownAccount(f"account {name!r} is not configured") from None
+
+    def options(self, name: str) -> EventOptions:
+        return EventOptions.from_account(self.account(name))
+
+    def vtex(self, name: str) -> VtexClient:
+        if name not in self._vtex:
+            self._vtex[name] = VtexClient(self.account(name), self.settings.http_timeout, self.session)
+        return self._vtex[name]
+
+    def clevertap(self, name: str) -> CleverTapClient:
+        if name not in self._clevertap:
+            self._clevertap[name] = CleverTapClient(self.account(name), self.settings.http_timeout, self.session)
+        return self._clevertap[name]
+
+
+def build_services(settings: Settings) -> Services:
+    client = redis.Redis.from_url(
+        settings.redis_url, decode_responses=True, socket_timeout=5, socket_connect_timeout=3, health_check_interval=25
+    )
+    return Services(
+        settings=settings,
+        redis=client,
+        ledger=Ledger(client, done_ttl=settings.dedupe_ttl_days * 86400, claim_ttl=settings.task_time_limit),
+        pending=PendingStore(client),
+        failures=FailureStore(client, redactor(settings)),
+    )
+
+
+@functools.cache
+def services() -> Services:
+    from workers.app import settings
+
+    return build_services(settings)
