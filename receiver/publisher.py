@@ -38,7 +38,9 @@ class CeleryPublisher:
         """
         task_id = str(uuid.uuid4())
         try:
-            self._app.send_task(task_name, kwargs=kwargs, task_id=task_id)
+            # ignore_result: otherwise Celery subscribes to the result backend for every message,
+            # and a state store that is down would hold the answer to VTEX for 20 s.
+            self._app.send_task(task_name, kwargs=kwargs, task_id=task_id, ignore_result=True)
         except Exception as exc:
             # kombu raises several unrelated types for a broker that is down; all mean "not accepted".
             raise PublishError(f"broker did not accept {task_name}: {type(exc).__name__}") from exc

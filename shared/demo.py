@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import redis
 import requests
 
-from shared.devstack import REDIS_INSTALL_HINT, RedisServer, redis_answers, start_receiver, start_worker, wait_until
+from shared.devstack import REDIS_INSTALL_HINT, RedisServer, broker_idle, redis_answers, start_receiver, start_worker, wait_until
 from shared.logs import mask_email
 from shared.names import Queue
 from shared.sandbox import Sandbox, SandboxAccount, SandboxControl
@@ -83,12 +82,6 @@ def _redis_urls(workdir: Path, cleanup: list[Any]) -> tuple[str, str] | None:
     cleanup.append(server.stop)
     print(f"redis: started a private redis-server on port {server.port}")
     return server.url(0), server.url(1)
-
-
-def _settled(broker_url: str) -> bool:
-    client = redis.Redis.from_url(broker_url)
-    busy = sum(client.llen(q.value) for q in Queue) + client.hlen("unacked")
-    return busy == 0
 
 
 def _print_table(rows: list[list[str]], header: list[str]) -> None:
@@ -169,7 +162,7 @@ def run_demo(keep_logs: bool = False) -> int:
         except TimeoutError as exc:
             print(f"\n{exc}", file=sys.stderr)
         # Let any duplicate that is still in flight arrive before counting.
-        wait_until(lambda: _settled(broker_url), 30, "the queues to drain", interval=0.25)
+        wait_until(lambda: broker_idle(broker_url, [q.value for q in Queue]), 30, "the queues to drain", interval=0.25)
         time.sleep(1.0)
 
         received = control.received(ACCOUNT)

@@ -49,6 +49,12 @@ def redis_answers(url: str) -> bool:
         return False
 
 
+def broker_idle(broker_url: str, queues: list[str]) -> bool:
+    """No message waiting in ``queues`` and none reserved or counting down (kombu's ``unacked``)."""
+    client = redis.Redis.from_url(broker_url, socket_timeout=2)
+    return sum(client.llen(q) for q in queues) + client.hlen("unacked") == 0
+
+
 @dataclass
 class Child:
     """A child process whose output goes to ``log_path``."""

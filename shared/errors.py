@@ -4,6 +4,10 @@ Every error says whether trying again can help: :class:`TransientError` subclass
 retried by the base task with backoff, :class:`PermanentError` subclasses go straight to
 the failure store.  ``reason`` is a short stable string that ops filter the failure store
 by; messages never carry credentials, only service, method, path and status.
+
+Every error must survive a pickle round trip with its attributes: Celery replaces an
+exception it cannot pickle with its nearest picklable base class, which would lose the
+type the failure store reports.  So constructors take the message alone, the rest by keyword.
 """
 
 from __future__ import annotations
@@ -68,7 +72,7 @@ class UpstreamRejected(PermanentError):
 
     reason = "upstream_rejected"
 
-    def __init__(self, message: str, *, status: int, code: int | None = None) -> None:
+    def __init__(self, message: str, *, status: int = 0, code: int | None = None) -> None:
         super().__init__(message, code=code)
         self.status = status
 

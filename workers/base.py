@@ -100,5 +100,6 @@ def task(name: TaskName, **options: Any) -> Callable[[Callable[..., str]], Task]
 
 def enqueue(name: TaskName, kwargs: dict[str, Any]) -> None:
     """Publish the next step by name; its queue comes from the routes in :mod:`shared.names`."""
-    app.send_task(str(name), kwargs=kwargs)
+    # ignore_result: the next step's outcome is never read back, so do not subscribe to it.
+    app.send_task(str(name), kwargs=kwargs, ignore_result=True)
 

@@ -105,7 +105,7 @@ def parse_hook_body(body: Any, *, now: datetime | None = None) -> Ping | OrderSt
         keys = {"order": "OrderId", "state": "State", "last": "LastState", "domain": "Domain",
                 "changed": ("CurrentChange", "LastChange")}
     elif "orderId" in body or "currentState" in body or "state" in body:
-        keys = {"order": "orderId", "state": "currentState" if "currentState" in body else "state",
+        keys = {"order": "orderId", "state": "state" if "state" in body and "currentState" not in body else "currentState",
                 "last": "lastState", "domain": "domain", "changed": ("currentChangeDate", "currentChange")}
     else:
         raise HookBodyError(

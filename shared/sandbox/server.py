@@ -224,6 +224,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
             log.exception("sandbox handler failed")
             reply = Reply(500, {"error": f"sandbox bug: {type(exc).__name__}"})
         payload = reply.encode()
+        try:
+            self._send(reply, payload)
+        except (BrokenPipeError, ConnectionResetError):
+            # The client gave up first (its timeout is shorter than the injected latency): counted, not raised.
+            self.server.sandbox.state.count("client_gone")
+            self.close_connection = True
+
+    def _send(self, reply: Reply, payload: bytes) -> None:
         self.send_response(reply.status)
         content_type = reply.headers.pop("Content-Type", None) or (
             "application/octet-stream" if isinstance(reply.body, bytes) else "application/json")

@@ -1,0 +1,136 @@
+"""The real stack for integration tests: a private redis-server, the sandbox over loopback,
+gunicorn running the receiver and a prefork Celery worker, started once per session."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+
+import pytest
+import redis
+import requests
+
+from shared.devstack import RedisServer, broker_idle, start_receiver, start_worker, wait_until
+from shared.failures import Failure, FailureStore
+from shared.names import Queue
+from shared.sandbox import Sandbox, SandboxAccount, SandboxControl
+from tests.conftest import ACCOUNT_ENV
+
+ACCOUNT = ACCOUNT_ENV["VTEXCT_VTEX_ACCOUNT"]
+QUEUES = [q.value for q in Queue]
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "/integration/" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def sandbox():
+    creds = SandboxAccount(ACCOUNT, ACCOUNT_ENV["VTEXCT_VTEX_APP_KEY"], ACCOUNT_ENV["VTEXCT_VTEX_APP_TOKEN"],
+                           ACCOUNT_ENV["VTEXCT_CLEVERTAP_ACCOUNT_ID"], ACCOUNT_ENV["VTEXCT_CLEVERTAP_PASSCODE"])
+    running = Sandbox([creds]).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def stack_env(redis_server, sandbox):
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("VTEXCT_")},
+        **ACCOUNT_ENV,
+        "VTEXCT_BROKER_URL": redis_server.url(0),
+        "VTEXCT_REDIS_URL": redis_server.url(1),
+        "VTEXCT_VTEX_BASE_URL": sandbox.vtex_base_url,
+        "VTEXCT_CLEVERTAP_BASE_URL": sandbox.clevertap_base_url,
+        "VTEXCT_STORE_URL": "https://teststore.example.com",
+        # Fast retries keep the suite short; the policy itself is unit-tested.
+        "VTEXCT_RETRY_BACKOFF_BASE": "0.1",
+        "VTEXCT_RETRY_BACKOFF_MAX": "0.5",
+        "VTEXCT_RETRY_MAX_ATTEMPTS": "4",
+        "VTEXCT_TASK_TIME_LIMIT": "30",
+        "VTEXCT_VISIBILITY_TIMEOUT": "60",
+        "VTEXCT_LOG_FORMAT": "json",
+    }
+
+
+@pytest.fixture(scope="session")
+def log_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("logs")
+
+
+@pytest.fixture(scope="session")
+def worker(stack_env, log_dir):
+    child = start_worker(stack_env, log_dir, queues=",".join(QUEUES), name="itest", concurrency=2)
+    yield child
+    child.stop()
+
+
+@pytest.fixture(scope="session")
+def receiver_url(stack_env, log_dir):
+    child, url = start_receiver(stack_env, log_dir, workers=1, threads=4)
+    yield url
+    child.stop()
+
+
+@pytest.fixture
+def control(sandbox):
+    control = SandboxControl(sandbox.url)
+    yield control
+    control.reset()
+
+
+@pytest.fixture(scope="session")
+def state(redis_server):
+    return redis.Redis.from_url(redis_server.url(1), decode_responses=True)
+
+
+@pytest.fixture
+def failures(state):
+    return FailureStore(state)
+
+
+@pytest.fixture
+def settle(redis_server):
+    """Wait until the broker holds no message for any queue, then a little longer."""
+
+    def wait(timeout: float = 30.0) -> None:
+        wait_until(lambda: broker_idle(redis_server.url(0), QUEUES), timeout, "the queues to drain", interval=0.1)
+        time.sleep(0.3)
+
+    return wait
+
+
+def hook_body(order_id: str, state: str = "payment-approved") -> dict:
+    return {"Domain": "Marketplace", "OrderId": order_id, "State": state, "LastState": "approve-payment",
+            "LastChange": "2026-11-27T10:02:11.7010747Z", "CurrentChange": "2026-11-27T10:02:13.1234567Z",
+            "Origin": {"Account": ACCOUNT, "Key": ACCOUNT_ENV["VTEXCT_VTEX_APP_KEY"]}}
+
+
+def post_hook(url: str, body: dict, **headers: str) -> requests.Response:
+    return requests.post(url + "/hooks/vtex/orders", json=body, timeout=5,
+                         headers={"X-Hook-Secret": ACCOUNT_ENV["VTEXCT_HOOK_SECRET"], **headers})
+
+
+def events_for(control: SandboxControl, order_id: str) -> list[dict]:
+    return [e for e in control.events(ACCOUNT) if e["evtData"]["order_id"] == order_id]
+
+
+def wait_for_failure(store: FailureStore, match: Callable[[Failure], bool], timeout: float = 30.0) -> Failure:
+    found: list[Failure] = []
+
+    def present() -> bool:
+        found[:] = [f for f in store.iter(ACCOUNT) if match(f)]
+        return bool(found)
+
+    wait_until(present, timeout, "a matching failure-store entry", interval=0.1)
+    return found[0]

@@ -1,0 +1,72 @@
+"""The receiver under gunicorn over real HTTP: every refusal is a clear JSON error and enqueues nothing."""
+
+import json
+import time
+
+import pytest
+import requests
+
+from shared.devstack import free_port, start_receiver
+from tests.conftest import ACCOUNT_ENV
+from tests.integration.conftest import ACCOUNT, hook_body, post_hook
+
+SECRET = ACCOUNT_ENV["VTEXCT_HOOK_SECRET"]
+
+
+def _raw(url, data, content_type="application/json", secret=SECRET):
+    headers = {"Content-Type": content_type}
+    if secret is not None:
+        headers["X-Hook-Secret"] = secret
+    return requests.post(url + "/hooks/vtex/orders", data=data, headers=headers, timeout=5)
+
+
+@pytest.mark.usefixtures("worker")
+def test_bad_input_gets_json_errors_and_nothing_is_enqueued(receiver_url, control):
+    before = control.stats()["counts"].get("oms:200", 0) + control.stats()["counts"].get("oms:404", 0)
+    good = json.dumps(hook_body("gen77bad-01")).encode()
+    cases = [
+        (_raw(receiver_url, b"{" + b" " * (64 * 1024 + 10) + b"}"), 413, "payload_too_large"),
+        (_raw(receiver_url, b"{nope"), 400, "invalid_json"),
+        (_raw(receiver_url, good, content_type="text/plain"), 415, "unsupported_media_type"),
+        (_raw(receiver_url, json.dumps({"Origin": {"Account": ACCOUNT}}).encode()), 422, "missing_fields"),
+        (_raw(receiver_url, good, secret="wrong"), 401, "bad_secret"),
+        (_raw(receiver_url, good, secret=None), 401, "bad_secret"),
+        (_raw(receiver_url, json.dumps({**hook_body("gen77bad-01"), "Origin": {"Account": "nobody"}}).encode()),
+         403, "unknown_account"),
+    ]
+    time.sleep(1.0)
+
+    for response, status, code in cases:
+        assert response.status_code == status, (code, response.text)
+        assert response.headers["Content-Type"] == "application/json"
+        body = response.json()
+        assert body["error"] == code and body["detail"]
+    after = control.stats()["counts"].get("oms:200", 0) + control.stats()["counts"].get("oms:404", 0)
+    assert after == before
+    missing = cases[3][0].json()
+    assert missing["fields"] == ["OrderId", "State"]
+
+
+def test_ping_and_health(receiver_url):
+    assert _raw(receiver_url, b'{"hookConfig":"ping"}', secret=None).json() == {"status": "pong"}
+    assert requests.get(receiver_url + "/healthz", timeout=5).status_code == 200
+    ready = requests.get(receiver_url + "/readyz", timeout=5)
+    assert ready.status_code == 200 and ready.json()["checks"] == {"broker": True, "redis": True}
+
+
+def test_broker_down_answers_503_fast(stack_env, log_dir):
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    child, url = start_receiver({**stack_env, "VTEXCT_BROKER_URL": dead, "VTEXCT_REDIS_URL": dead}, log_dir / "dead",
+                                workers=1, threads=2)
+    try:
+        started = time.monotonic()
+        response = post_hook(url, hook_body("gen78dead-01"))
+        elapsed = time.monotonic() - started
+
+        assert response.status_code == 503 and response.json()["error"] == "broker_unavailable"
+        assert response.headers["Retry-After"]
+        # VTEX waits 5 s for an answer; leave room for the network.
+        assert elapsed < 4.0
+        assert requests.get(url + "/readyz", timeout=10).status_code == 503
+    finally:
+        child.stop()
