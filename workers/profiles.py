@@ -16,11 +16,9 @@ def resolve_identity(self, *, account: str, order_id: str, state: str, changed_a
     """
     ref = EventRef.from_kwargs(account, order_id, state, changed_at)
     svc = services()
-    options = svc.options(account)
-    event = pipeline.load_or_prepare(ref, svc.vtex(account), options, svc.pending, svc.ledger)
+    vtex = svc.vtex(account)
+    event = pipeline.load_identified(ref, vtex, vtex, svc.options(account), svc.pending, svc.ledger)
     if event is None:
         return "skipped"
-    if not event.identity:
-        pipeline.resolve_identity(event, svc.vtex(account), options, svc.pending)
     enqueue(TaskName.CLEVERTAP_UPLOAD_EVENT, ref.to_kwargs())
     return "resolved"

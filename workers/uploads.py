@@ -16,12 +16,10 @@ def upload_event(self, *, account: str, order_id: str, state: str, changed_at: s
     """
     ref = EventRef.from_kwargs(account, order_id, state, changed_at)
     svc = services()
-    options = svc.options(account)
-    event = pipeline.load_or_prepare(ref, svc.vtex(account), options, svc.pending, svc.ledger)
+    vtex = svc.vtex(account)
+    event = pipeline.load_identified(ref, vtex, vtex, svc.options(account), svc.pending, svc.ledger)
     if event is None:
         return "skipped"
-    if not event.identity:
-        pipeline.resolve_identity(event, svc.vtex(account), options, svc.pending)
     delivery = pipeline.deliver(event, svc.clevertap(account), svc.ledger, owner=self.request.id)
     svc.pending.drop(ref)
     return delivery.outcome

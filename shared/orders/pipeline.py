@@ -120,6 +120,24 @@ def resolve_identity(
     return event
 
 
+def load_identified(
+    ref: EventRef,
+    orders: OrderSource,
+    customers: CustomerDirectory,
+    options: EventOptions,
+    pending: PendingStore,
+    ledger: Ledger,
+) -> PendingEvent | None:
+    """The pending event of ``ref`` with its identity, redoing whichever earlier step is missing.
+
+    :returns: ``None`` when the event was already delivered or maps to no event.
+    """
+    event = load_or_prepare(ref, orders, options, pending, ledger)
+    if event is not None and not event.identity:
+        resolve_identity(event, customers, options, pending)
+    return event
+
+
 def deliver(event: PendingEvent, sink: RecordSink, ledger: Ledger, owner: str) -> Delivery:
     """Upload the records of ``event`` that are not done yet, and mark each one done once CleverTap accepted it.
 

@@ -12,7 +12,9 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import urlparse
+
+import requests
 
 from shared.sandbox.state import SandboxState
 
@@ -102,6 +104,41 @@ def sku_by_id(state: SandboxState, call: Call, sku_id: str) -> Reply:
     if found == "failing":
         return _error(500, "internal error")
     return Reply(200, found)
+
+
+def set_hook_config(state: SandboxState, call: Call) -> Reply:
+    """Like VTEX: ping the hook URL with its headers first, and refuse the config unless it answers 200."""
+    try:
+        body = call.json()
+        hook = body["hook"]
+        url, headers = hook["url"], dict(hook.get("headers") or {})
+        statuses = body["filter"].get("status")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return _error(400, "filter and hook{url, headers} are required")
+    if statuses is not None and ("expression" in body["filter"] or "disableSingleFire" in body["filter"]):
+        return _error(409, "status cannot be combined with expression or disableSingleFire")
+    try:
+        answer = requests.post(url, json={"hookConfig": "ping"}, headers=headers, timeout=5)
+        pinged = answer.status_code
+    except requests.RequestException as exc:
+        pinged = f"unreachable ({type(exc).__name__})"
+    if pinged != 200:
+        return _error(400, f"hook url did not answer the ping with 200: {pinged}")
+    with state.lock:
+        state.hook_configs[call.account] = body
+    return Reply(200, body)
+
+
+def get_hook_config(state: SandboxState, call: Call) -> Reply:
+    with state.lock:
+        config = state.hook_configs.get(call.account)
+    return Reply(200, config) if config else _error(404, "no hook configured")
+
+
+def delete_hook_config(state: SandboxState, call: Call) -> Reply:
+    with state.lock:
+        state.hook_configs.pop(call.account, None)
+    return Reply(200, b"")
 
 
 # -- CleverTap ----------------------------------------------------------------------------------

@@ -70,3 +70,20 @@ def test_broker_down_answers_503_fast(stack_env, log_dir):
         assert requests.get(url + "/readyz", timeout=10).status_code == 503
     finally:
         child.stop()
+
+
+def test_sandbox_hook_config_pings_the_receiver(receiver_url, sandbox):
+    from tests.conftest import ACCOUNT_ENV as ENV
+
+    url = f"{sandbox.vtex_base_url.format(account=ACCOUNT)}/api/orders/hook/config"
+    auth = {"X-VTEX-API-AppKey": ENV["VTEXCT_VTEX_APP_KEY"], "X-VTEX-API-AppToken": ENV["VTEXCT_VTEX_APP_TOKEN"]}
+    config = {"filter": {"type": "FromWorkflow", "status": ["payment-approved", "canceled"]},
+              "hook": {"url": receiver_url + "/hooks/vtex/orders", "headers": {"X-Hook-Secret": SECRET}}}
+
+    accepted = requests.post(url, json=config, headers=auth, timeout=10)
+    refused = requests.post(url, json={**config, "hook": {"url": receiver_url + "/nowhere", "headers": {}}},
+                            headers=auth, timeout=10)
+
+    assert accepted.status_code == 200
+    assert refused.status_code == 400 and "ping" in refused.json()["error"]
+    assert requests.get(url, headers=auth, timeout=10).json()["hook"]["url"].endswith("/hooks/vtex/orders")
