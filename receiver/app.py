@@ -7,19 +7,24 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from receiver.admin import get_catalog_run, trigger_catalog_sync
 from receiver.hooks import handle_order_hook
 from receiver.http import MAX_BODY, Request, Response, error, ok
-from receiver.publisher import Publisher
+from shared.catalog.runs import RunStore
+from shared.ops.metrics import CONTENT_TYPE, ReceiverMetrics
+from shared.publisher import Publisher
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
 HOOK_PATH = "/hooks/vtex/orders"
+SYNC_PATH = "/catalog/sync"
 _REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
-            404: "Not Found", 405: "Method Not Allowed", 413: "Payload Too Large",
+            404: "Not Found", 405: "Method Not Allowed", 409: "Conflict", 413: "Payload Too Large",
             415: "Unsupported Media Type", 422: "Unprocessable Entity", 500: "Internal Server Error",
             503: "Service Unavailable"}
 
@@ -27,10 +32,13 @@ _REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 401: "Unauthorized",
 class Receiver:
     """Routes requests to handlers; holds the injected settings, publisher and readiness checks."""
 
-    def __init__(self, settings: Settings, publisher: Publisher, checks: Mapping[str, Callable[[], bool]]) -> None:
+    def __init__(self, settings: Settings, publisher: Publisher, runs: RunStore | None,
+                 checks: Mapping[str, Callable[[], bool]], metrics: ReceiverMetrics | None) -> None:
         self.settings = settings
-        self.publisher = publisher
+        self.publisher = _Timed(publisher, metrics) if metrics else publisher
+        self.runs = runs
         self.checks = dict(checks)
+        self.metrics = metrics
 
     def handle(self, request: Request) -> Response:
         path = request.path.rstrip("/") or "/"
@@ -38,12 +46,34 @@ class Receiver:
             if request.method != "POST":
                 return error(405, "method_not_allowed", "use POST", allow="POST")
             account = path[len(HOOK_PATH) + 1:] or None
-            return handle_order_hook(request, account, self.settings, self.publisher)
+            response = handle_order_hook(request, account, self.settings, self.publisher)
+            if self.metrics:
+                self.metrics.hook(response.outcome)
+            return response
+        if path == SYNC_PATH or path.startswith(SYNC_PATH + "/"):
+            return self._catalog(request, path)
+        if path == "/metrics" and self.metrics is not None:
+            if request.method not in ("GET", "HEAD"):
+                return error(405, "method_not_allowed", "use GET", allow="GET, HEAD")
+            return Response(200, {}, raw=self.metrics.render(), content_type=CONTENT_TYPE)
         if path in ("/healthz", "/readyz"):
             if request.method not in ("GET", "HEAD"):
                 return error(405, "method_not_allowed", "use GET", allow="GET, HEAD")
             return ok(status="ok") if path == "/healthz" else self._ready()
         return error(404, "not_found", f"no route for {path}")
+
+    def _catalog(self, request: Request, path: str) -> Response:
+        if self.runs is None:
+            return error(503, "no_state_store", "this receiver was built without the Redis state store")
+        if path == SYNC_PATH:
+            if request.method != "POST":
+                return error(405, "method_not_allowed", "use POST", allow="POST")
+            if request.body_too_large:
+                return error(413, "payload_too_large", "body is larger than 64 KiB")
+            return trigger_catalog_sync(request, self.settings, self.publisher, self.runs)
+        if request.method not in ("GET", "HEAD"):
+            return error(405, "method_not_allowed", "use GET", allow="GET, HEAD")
+        return get_catalog_run(request, path[len(SYNC_PATH) + 1:], self.settings, self.runs)
 
     def _ready(self) -> Response:
         results = {}
@@ -64,9 +94,26 @@ class Receiver:
             log.exception("unhandled error in receiver")
             response = error(500, "internal_error", "unexpected error; the request was not accepted")
         body = response.encode()
-        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *response.headers]
+        headers = [("Content-Type", response.content_type), ("Content-Length", str(len(body))), *response.headers]
         start_response(f"{response.status} {_REASONS.get(response.status, '')}".strip(), headers)
         return [body]
+
+
+class _Timed:
+    """The publisher, timing each publish into the enqueue-latency histogram."""
+
+    def __init__(self, publisher: Publisher, metrics: ReceiverMetrics) -> None:
+        self._publisher = publisher
+        self._metrics = metrics
+
+    def publish(self, task_name: str, kwargs: dict[str, Any], headers: dict[str, Any] | None = None) -> str:
+        started = time.perf_counter()
+        task_id = self._publisher.publish(task_name, kwargs, headers)
+        self._metrics.enqueue(time.perf_counter() - started)
+        return task_id
+
+    def ping(self) -> bool:
+        return self._publisher.ping()
 
 
 def _request_from(environ: dict[str, Any]) -> Request:
@@ -89,12 +136,19 @@ def _request_from(environ: dict[str, Any]) -> Request:
 
 
 def create_app(
-    settings: Settings, publisher: Publisher, *, checks: Mapping[str, Callable[[], bool]] | None = None
+    settings: Settings,
+    publisher: Publisher,
+    *,
+    runs: RunStore | None = None,
+    checks: Mapping[str, Callable[[], bool]] | None = None,
+    metrics: ReceiverMetrics | None = None,
 ) -> Receiver:
     """Build the receiver.
 
     :param settings: validated settings; the accounts and their hook secrets come from here.
     :param publisher: sends tasks by name; the receiver never imports worker code.
+    :param runs: the catalog runs in the state store, for the admin endpoints.
     :param checks: readiness checks by name for ``/readyz``; defaults to the publisher's broker ping.
+    :param metrics: where hook outcomes and enqueue latencies are counted; ``/metrics`` serves them.
     """
-    return Receiver(settings, publisher, checks if checks is not None else {"broker": publisher.ping})
+    return Receiver(settings, publisher, runs, checks if checks is not None else {"broker": publisher.ping}, metrics)

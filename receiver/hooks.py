@@ -8,7 +8,7 @@ import logging
 from typing import Any
 
 from receiver.http import Request, Response, error, ok
-from receiver.publisher import PublishError, Publisher
+from shared.publisher import PublishError, Publisher
 from shared.names import TaskName
 from shared.orders.hooks import HookBodyError, Ping, is_ping, parse_hook_body
 from shared.orders.mapping import HANDLED_STATES

@@ -22,12 +22,21 @@ class Request:
 
 @dataclass(frozen=True)
 class Response:
+    """A JSON body, or ``raw`` bytes of ``content_type`` (the metrics page)."""
+
     status: int
     body: dict[str, Any]
     headers: tuple[tuple[str, str], ...] = ()
+    raw: bytes | None = None
+    content_type: str = "application/json"
 
     def encode(self) -> bytes:
-        return json.dumps(self.body, separators=(",", ":")).encode()
+        return self.raw if self.raw is not None else json.dumps(self.body, separators=(",", ":")).encode()
+
+    @property
+    def outcome(self) -> str:
+        """``status`` of a success or ``error`` of a refusal, for the metrics."""
+        return str(self.body.get("status") or self.body.get("error") or self.status)
 
 
 def ok(**body: Any) -> Response:

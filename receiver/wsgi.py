@@ -5,13 +5,21 @@ from __future__ import annotations
 import redis
 
 from receiver.app import create_app
-from receiver.publisher import CeleryPublisher
+from shared.catalog.runs import RunStore
+from shared.ops.metrics import ReceiverMetrics
+from shared.publisher import CeleryPublisher
 from shared.logs import configure_logging
 from shared.settings import load_settings
 
 settings = load_settings()
 configure_logging(settings.log_format, settings.log_level)
 _publisher = CeleryPublisher(settings)
-_state = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+_state = redis.Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=2, socket_connect_timeout=2)
 
-application = create_app(settings, _publisher, checks={"broker": _publisher.ping, "redis": _state.ping})
+application = create_app(
+    settings,
+    _publisher,
+    runs=RunStore(_state, settings.catalog_lock_ttl),
+    checks={"broker": _publisher.ping, "redis": _state.ping},
+    metrics=ReceiverMetrics(_state, list(settings.accounts), _publisher.queue_lengths),
+)

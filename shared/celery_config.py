@@ -6,8 +6,8 @@ from typing import Any
 
 from kombu import Queue as KombuQueue
 
-from shared.names import ROUTES, Queue
-from shared.settings import Settings
+from shared.names import ROUTES, Queue, TaskName
+from shared.settings import Settings, cron_schedule
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -65,5 +65,14 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_soft_shutdown_timeout": 30,
         "worker_enable_soft_shutdown_on_idle": True,
         "worker_hijack_root_logger": False,
-        "timezone": "UTC",
+        # crontab() reads the app's time zone; the daily catalog sync is the only schedule.
+        "timezone": settings.catalog_sync_timezone,
+        "beat_schedule": {
+            "catalog-sync-daily": {
+                "task": str(TaskName.CATALOG_SYNC_DUE_ACCOUNTS),
+                "schedule": cron_schedule(settings.catalog_sync_cron),
+                # A beat that was down must not fire a day's worth of late runs at once.
+                "options": {"expires": 3600},
+            },
+        },
     }

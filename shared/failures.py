@@ -24,6 +24,8 @@ import redis
 from shared.keys import account_key, global_key
 
 MAX_TRACEBACK = 4000
+# The message header a requeue sets, so that a task failing again keeps counting its tries.
+HISTORY_HEADER = "vtexct_failure_history"
 
 
 def failure_id(task: str, kwargs: dict[str, Any]) -> str:
@@ -85,10 +87,13 @@ class FailureStore:
         code: int | None = None,
         traceback: str = "",
         extra: dict[str, Any] | None = None,
+        history: dict[str, Any] | None = None,
     ) -> Failure:
         """Add a failure, or update the entry of the same task and arguments.
 
         :param attempts: tries made by this run of the task; added to earlier runs' tries.
+        :param history: ``attempts``, ``times_failed`` and ``first_failed_at`` of the entry a
+            requeue removed, so that a task failing again keeps counting.
         """
         fid = failure_id(task, kwargs)
         now = time.time()
@@ -98,7 +103,7 @@ class FailureStore:
                 try:
                     pipe.watch(key)
                     raw = pipe.hget(key, fid)
-                    previous = json.loads(raw) if raw else None
+                    previous = json.loads(raw) if raw else history
                     entry = Failure(
                         id=fid,
                         task=task,
@@ -133,7 +138,7 @@ class FailureStore:
 
     def iter(self, account: str | None = None) -> Iterator[Failure]:
         """Yield failures, oldest last failure first, of one account or of all."""
-        accounts = [account] if account else sorted(set(self._redis.hvals(self._INDEX)))
+        accounts = [account] if account else self.accounts()
         entries = []
         for name in accounts:
             entries.extend(Failure(**json.loads(raw)) for raw in self._redis.hvals(self._hash(name)))
@@ -151,3 +156,11 @@ class FailureStore:
 
     def count(self, account: str) -> int:
         return int(self._redis.hlen(self._hash(account)))
+
+    def accounts(self) -> list[str]:
+        return sorted(set(self._redis.hvals(self._INDEX)))
+
+
+def history_of(entry: Failure) -> dict[str, Any]:
+    """What a requeued task carries in its headers so that a new failure continues this entry."""
+    return {"attempts": entry.attempts, "times_failed": entry.times_failed, "first_failed_at": entry.first_failed_at}

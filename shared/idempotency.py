@@ -13,14 +13,7 @@ import time
 import redis
 
 from shared.keys import account_key
-
-# Compare-and-delete: only the claim's owner may release it, never a worker whose claim expired.
-_RELEASE = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
-  return redis.call('del', KEYS[1])
-end
-return 0
-"""
+from shared.locks import RedisLock
 
 
 class Ledger:
@@ -35,7 +28,6 @@ class Ledger:
         self._redis = client
         self._done_ttl = done_ttl
         self._claim_ttl = claim_ttl
-        self._release = client.register_script(_RELEASE)
 
     @staticmethod
     def done_key(account: str, order_id: str, state: str, kind: str) -> str:
@@ -56,9 +48,7 @@ class Ledger:
 
         :returns: ``False`` if another owner holds it.
         """
-        if self._redis.set(key, owner, nx=True, ex=self._claim_ttl):
-            return True
-        return self._redis.get(key) == owner
+        return RedisLock(self._redis, key, self._claim_ttl).acquire(owner)
 
     def release(self, key: str, owner: str) -> None:
-        self._release(keys=[key], args=[owner])
+        RedisLock(self._redis, key, self._claim_ttl).release(owner)

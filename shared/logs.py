@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -12,7 +13,9 @@ from contextvars import ContextVar
 from typing import Any
 
 _context: ContextVar[dict[str, Any]] = ContextVar("vtexct_log_context", default={})
-_CONTEXT_ORDER = ("account", "order_id", "state", "task", "task_id", "key", "outcome")
+_CONTEXT_ORDER = ("account", "order_id", "state", "run_id", "task", "task_id", "key", "outcome")
+_EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_PHONE_RE = re.compile(r"\+\d{8,15}\b")
 
 
 @contextmanager
@@ -29,6 +32,12 @@ def mask_email(value: str) -> str:
     """``jane.doe@example.com`` -> ``j***@example.com``: enough to tell customers apart in a log."""
     local, at, domain = value.partition("@")
     return f"{local[:1]}***@{domain}" if at else "***"
+
+
+def mask_pii(text: str) -> str:
+    """Mask e-mail addresses and phone numbers anywhere in ``text``."""
+    text = _EMAIL_RE.sub(lambda m: mask_email(m.group(0)), text)
+    return _PHONE_RE.sub(lambda m: m.group(0)[:3] + "***" + m.group(0)[-2:], text)
 
 
 class _ContextFilter(logging.Filter):
@@ -53,7 +62,8 @@ class JsonFormatter(logging.Formatter):
         entry.update({k: v for k, v in vars(record).items() if k not in self._RESERVED})
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        # Personal data never reaches the log, whichever field carried it.
+        return mask_pii(json.dumps(entry, default=str))
 
 
 class TextFormatter(logging.Formatter):
@@ -66,7 +76,7 @@ class TextFormatter(logging.Formatter):
         ctx = getattr(record, "ctx", {})
         parts = [f"{k}={ctx[k]}" for k in _CONTEXT_ORDER if k in ctx]
         record.ctxtext = f"[{' '.join(parts)}] " if parts else ""
-        return super().format(record)
+        return mask_pii(super().format(record))
 
 
 def configure_logging(fmt: str = "text", level: str = "INFO") -> None:

@@ -18,12 +18,20 @@ class TaskName(StrEnum):
     ORDERS_HANDLE_STATUS_CHANGE = "orders.handle_status_change"
     PROFILES_RESOLVE_IDENTITY = "profiles.resolve_identity"
     CLEVERTAP_UPLOAD_EVENT = "clevertap.upload_event"
+    CATALOG_SYNC_DUE_ACCOUNTS = "catalog.sync_due_accounts"
+    CATALOG_START_SYNC = "catalog.start_sync"
+    CATALOG_FETCH_CHUNK = "catalog.fetch_chunk"
+    CATALOG_ASSEMBLE_UPLOAD = "catalog.assemble_upload"
 
 
 ROUTES: dict[str, dict[str, str]] = {
     TaskName.ORDERS_HANDLE_STATUS_CHANGE: {"queue": Queue.ORDERS},
     TaskName.PROFILES_RESOLVE_IDENTITY: {"queue": Queue.PROFILES},
     TaskName.CLEVERTAP_UPLOAD_EVENT: {"queue": Queue.CLEVERTAP},
+    TaskName.CATALOG_SYNC_DUE_ACCOUNTS: {"queue": Queue.CATALOG},
+    TaskName.CATALOG_START_SYNC: {"queue": Queue.CATALOG},
+    TaskName.CATALOG_FETCH_CHUNK: {"queue": Queue.CATALOG},
+    TaskName.CATALOG_ASSEMBLE_UPLOAD: {"queue": Queue.CATALOG},
 }
 
 

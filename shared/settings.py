@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,6 +24,15 @@ Region = Literal["eu1", "in1", "sg1", "us1", "aps3", "mec1", "sk1"]
 _ACCOUNT_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _URL_RE = re.compile(r"^https?://[^\s/]+(/\S*)?$")
+
+
+def cron_schedule(expression: str) -> Any:
+    """A Celery ``crontab`` from a 5-field cron expression (Celery's positional order differs)."""
+    from celery.schedules import crontab
+
+    minute, hour, day_of_month, month_of_year, day_of_week = expression.split()
+    return crontab(minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month_of_year,
+                   day_of_week=day_of_week)
 
 
 class ConfigError(Exception):
@@ -59,6 +68,8 @@ class AccountSettings(BaseModel):
     upload_profiles: bool = True
     unauthorized_cancel_as_checkout_failed: bool = True
     profile_msg_flags: dict[str, bool] = Field(default_factory=dict)
+    # VTEX documents 15,000 requests/min per endpoint for the catalog.
+    catalog_rate_per_min: int = Field(default=15000, ge=1)
 
     @field_validator("vtex_account")
     @classmethod
@@ -141,6 +152,7 @@ class Settings(BaseModel):
     broker_url: str = "redis://localhost:6379/0"
     redis_url: str = "redis://localhost:6379/1"
     admin_token: SecretStr | None = None
+    flower_basic_auth: SecretStr | None = None
     visibility_timeout: int = Field(default=1800, ge=10)
     task_time_limit: int = Field(default=120, ge=5)
     http_timeout: float = Field(default=10.0, gt=0)
@@ -148,16 +160,60 @@ class Settings(BaseModel):
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     retry: RetryPolicy = RetryPolicy()
+    catalog_sync_cron: str = "0 3 * * *"
+    catalog_sync_timezone: str = "UTC"
+    catalog_chunk_size: int = Field(default=1000, ge=1, le=10000)
+    catalog_fetch_threads: int = Field(default=8, ge=1, le=64)
+    catalog_task_time_limit: int = Field(default=900, ge=30)
+    catalog_lock_ttl: int = Field(default=6 * 3600, ge=60)
+    catalog_content_type: str | None = None
     accounts: dict[str, AccountSettings]
+
+    @field_validator("admin_token", "flower_basic_auth")
+    @classmethod
+    def _empty_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        # An empty token would let an empty Authorization header in.
+        return value if value is not None and value.get_secret_value() else None
+
+    @field_validator("flower_basic_auth")
+    @classmethod
+    def _basic_auth(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and ":" not in value.get_secret_value():
+            raise ValueError("must be user:password (several separated by commas)")
+        return value
+
+    @field_validator("catalog_sync_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        fields = value.split()
+        if len(fields) != 5:
+            raise ValueError("must be a 5-field cron expression: minute hour day-of-month month day-of-week")
+        try:
+            cron_schedule(value)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"is not a valid cron expression ({exc})") from None
+        return value
+
+    @field_validator("catalog_sync_timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("is not an IANA time zone, e.g. UTC or America/Sao_Paulo") from None
+        return value
 
     @model_validator(mode="after")
     def _visibility_outlasts_countdowns(self) -> Settings:
         # On the Redis broker a message whose countdown outlives the visibility timeout is
         # handed to a second worker, so the longest retry wait must fit inside it.
-        if self.retry.backoff_max + self.task_time_limit >= self.visibility_timeout:
+        longest = max(self.task_time_limit, self.catalog_task_time_limit)
+        if self.retry.backoff_max + longest >= self.visibility_timeout:
             raise ValueError(
-                "visibility_timeout must exceed retry_backoff_max + task_time_limit "
-                f"({self.retry.backoff_max:g} + {self.task_time_limit})"
+                "visibility_timeout must exceed retry_backoff_max + the longest task time limit "
+                f"({self.retry.backoff_max:g} + {longest})"
             )
         return self
 
@@ -172,7 +228,9 @@ class Settings(BaseModel):
 class _EnvSettings(BaseSettings):
     """The flat ``VTEXCT_*`` view of :class:`Settings` with one account."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", case_sensitive=False)
+    # An empty variable counts as unset: "VTEXCT_ADMIN_TOKEN=" in an .env must not mean "the token is ''".
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", case_sensitive=False,
+                                      env_ignore_empty=True)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):
@@ -182,6 +240,7 @@ class _EnvSettings(BaseSettings):
     broker_url: str = "redis://localhost:6379/0"
     redis_url: str = "redis://localhost:6379/1"
     admin_token: SecretStr | None = None
+    flower_basic_auth: SecretStr | None = None
     visibility_timeout: int = 1800
     task_time_limit: int = 120
     http_timeout: float = 10.0
@@ -191,6 +250,13 @@ class _EnvSettings(BaseSettings):
     retry_max_attempts: int = 12
     retry_backoff_base: float = 2.0
     retry_backoff_max: float = 600.0
+    catalog_sync_cron: str = "0 3 * * *"
+    catalog_sync_timezone: str = "UTC"
+    catalog_chunk_size: int = 1000
+    catalog_fetch_threads: int = 8
+    catalog_task_time_limit: int = 900
+    catalog_lock_ttl: int = 6 * 3600
+    catalog_content_type: str | None = None
 
     vtex_account: str | None = None
     vtex_app_key: str | None = None
@@ -208,6 +274,7 @@ class _EnvSettings(BaseSettings):
     upload_profiles: bool | None = None
     unauthorized_cancel_as_checkout_failed: bool | None = None
     profile_msg_flags: dict[str, bool] | None = None
+    catalog_rate_per_min: int | None = None
 
 
 _ACCOUNT_FIELDS = tuple(AccountSettings.model_fields)
@@ -248,12 +315,14 @@ def load_settings() -> Settings:
             broker_url=raw.broker_url,
             redis_url=raw.redis_url,
             admin_token=raw.admin_token,
+            flower_basic_auth=raw.flower_basic_auth,
             visibility_timeout=raw.visibility_timeout,
             task_time_limit=raw.task_time_limit,
             http_timeout=raw.http_timeout,
             dedupe_ttl_days=raw.dedupe_ttl_days,
             log_format=raw.log_format.lower(),
             log_level=raw.log_level.upper(),
+            **{k: v for k, v in fields.items() if k.startswith("catalog_") and k in Settings.model_fields},
             retry=RetryPolicy(
                 max_attempts=raw.retry_max_attempts,
                 backoff_base=raw.retry_backoff_base,

@@ -14,7 +14,7 @@ settings = load_settings()
 
 app = Celery("vtexct", set_as_current=True)
 app.conf.update(celery_config(settings))
-app.conf.include = ["workers.orders", "workers.profiles", "workers.uploads"]
+app.conf.include = ["workers.orders", "workers.profiles", "workers.uploads", "workers.catalog"]
 
 
 @setup_logging.connect

@@ -11,10 +11,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import redis
 from celery import Task
 
 from shared.backoff import retry_countdown
 from shared.errors import TransientError
+from shared.failures import HISTORY_HEADER
 from shared.logs import log_context
 from shared.names import TaskName
 from workers.app import app
@@ -22,8 +24,9 @@ from workers.services import services
 
 log = logging.getLogger(__name__)
 
-# Set by a requeue from the failure store, so that a task failing again keeps counting its tries.
-PRIOR_ATTEMPTS_HEADER = "vtexct_prior_attempts"
+# Worth another try: the typed transient errors of our clients, and the state store being
+# briefly unreachable (a restart or a failover), which says nothing about the work itself.
+RETRYABLE = (TransientError, redis.ConnectionError, redis.TimeoutError)
 
 
 class BaseTask(Task):
@@ -33,14 +36,20 @@ class BaseTask(Task):
     autoretry_for = ()
     acks_late = True
     reject_on_worker_lost = True
+    #: Called with the task's kwargs and the exception once it has failed for good.
+    on_final_failure: Callable[[dict[str, Any], BaseException], None] | None = None
 
     def _context(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        account, order, state = kwargs.get("account"), kwargs.get("order_id"), kwargs.get("state")
         return {
-            "account": kwargs.get("account"),
-            "order_id": kwargs.get("order_id"),
-            "state": kwargs.get("state"),
+            "account": account,
+            "order_id": order,
+            "state": state,
+            "run_id": kwargs.get("run_id"),
             "task": self.name,
             "task_id": self.request.id,
+            # The idempotency key of an order event, to follow one event across its three tasks.
+            "key": f"{account}:{order}:{state}" if order else None,
         }
 
     def on_retry(self, exc: BaseException, task_id: str, args: tuple, kwargs: dict, einfo: Any) -> None:
@@ -51,7 +60,7 @@ class BaseTask(Task):
     def on_failure(self, exc: BaseException, task_id: str, args: tuple, kwargs: dict, einfo: Any) -> None:
         """Record the final failure, so that nothing fails silently."""
         attempts = self.request.retries + 1
-        prior = int(getattr(self.request, PRIOR_ATTEMPTS_HEADER, None) or 0)
+        history = (self.request.headers or {}).get(HISTORY_HEADER)
         entry = services().failures.record(
             task=self.name,
             account=str(kwargs.get("account") or "?"),
@@ -60,39 +69,49 @@ class BaseTask(Task):
             error_type=type(exc).__name__,
             message=str(exc),
             code=getattr(exc, "code", None),
-            attempts=attempts + prior,
+            attempts=attempts,
             task_id=task_id,
             traceback=str(einfo) if einfo else "",
+            history=history if isinstance(history, dict) else None,
         )
         with log_context(**self._context(kwargs)):
             log.error("failed for good after %d attempt(s): %s: %s; failure id %s",
                       attempts, type(exc).__name__, exc, entry.id, extra={"outcome": "failed"})
+            if self.on_final_failure is not None:
+                self.on_final_failure(dict(kwargs), exc)
 
 
-def _retrying(body: Callable[..., str]) -> Callable[..., str]:
+def _retrying(body: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(body)
-    def run(self: BaseTask, **kwargs: Any) -> str:
+    def run(self: BaseTask, *args: Any, **kwargs: Any) -> Any:
         with log_context(**self._context(kwargs)):
             try:
-                outcome = body(self, **kwargs)
+                outcome = body(self, *args, **kwargs)
             # Only errors that say another try can help are retried; the rest fail at once.
-            except TransientError as exc:
+            except RETRYABLE as exc:
                 policy = services().settings.retry
                 raise self.retry(
                     exc=exc,
-                    countdown=retry_countdown(policy, self.request.retries, exc.retry_after),
+                    countdown=retry_countdown(policy, self.request.retries, getattr(exc, "retry_after", None)),
                     max_retries=policy.max_attempts - 1,
                 ) from None
-            log.info("done: %s", outcome, extra={"outcome": outcome})
+            log.info("done: %s", outcome if isinstance(outcome, str) else "ok", extra={"outcome": str(outcome)[:200]})
             return outcome
 
     return run
 
 
-def task(name: TaskName, **options: Any) -> Callable[[Callable[..., str]], Task]:
-    """Register ``body`` as a :class:`BaseTask` called ``name``; it is bound and takes kwargs only."""
+def task(name: TaskName, **options: Any) -> Callable[[Callable[..., Any]], Task]:
+    """Register ``body`` as a :class:`BaseTask` called ``name``; it is bound and takes JSON kwargs.
 
-    def register(body: Callable[..., str]) -> Task:
+    Only a chord callback takes a positional argument, the header's results.
+    """
+
+    if "on_final_failure" in options:
+        # A plain function as a class attribute would be bound to the task instance.
+        options["on_final_failure"] = staticmethod(options["on_final_failure"])
+
+    def register(body: Callable[..., Any]) -> Task:
         return app.task(name=str(name), base=BaseTask, bind=True, **options)(_retrying(body))
 
     return register

@@ -11,14 +11,17 @@ from dataclasses import dataclass, field
 import redis
 import requests
 
+from shared.catalog.runs import RunStore
 from shared.clients.clevertap import CleverTapClient
 from shared.clients.http import make_session
 from shared.clients.vtex import VtexClient
 from shared.errors import PermanentError
+from shared.deliveries import DeliveryCounters
 from shared.failures import FailureStore
 from shared.idempotency import Ledger
 from shared.orders.mapping import EventOptions
 from shared.orders.pending import PendingStore
+from shared.ratelimit import RateLimiter
 from shared.redaction import redactor
 from shared.settings import AccountSettings, Settings
 
@@ -34,7 +37,9 @@ class Services:
     ledger: Ledger
     pending: PendingStore
     failures: FailureStore
-    session: requests.Session = field(default_factory=make_session)
+    runs: RunStore
+    deliveries: DeliveryCounters
+    session: requests.Session
     _vtex: dict[str, VtexClient] = field(default_factory=dict)
     _clevertap: dict[str, CleverTapClient] = field(default_factory=dict)
 
@@ -46,6 +51,9 @@ class Services:
 
     def options(self, name: str) -> EventOptions:
         return EventOptions.from_account(self.account(name))
+
+    def limiter(self, name: str, endpoint: str, per_minute: int) -> RateLimiter:
+        return RateLimiter(self.redis, name, endpoint, per_minute)
 
     def vtex(self, name: str) -> VtexClient:
         if name not in self._vtex:
@@ -68,6 +76,10 @@ def build_services(settings: Settings) -> Services:
         ledger=Ledger(client, done_ttl=settings.dedupe_ttl_days * 86400, claim_ttl=settings.task_time_limit),
         pending=PendingStore(client),
         failures=FailureStore(client, redactor(settings)),
+        runs=RunStore(client, settings.catalog_lock_ttl),
+        deliveries=DeliveryCounters(client),
+        # One pool slot per catalog fetch thread, so that no thread waits for a connection.
+        session=make_session(pool_size=max(10, settings.catalog_fetch_threads)),
     )
 
 

@@ -22,4 +22,6 @@ def upload_event(self, *, account: str, order_id: str, state: str, changed_at: s
         return "skipped"
     delivery = pipeline.deliver(event, svc.clevertap(account), svc.ledger, owner=self.request.id)
     svc.pending.drop(ref)
+    if "event" in delivery.sent:
+        svc.deliveries.add(account)
     return delivery.outcome

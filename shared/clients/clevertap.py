@@ -9,11 +9,19 @@ from typing import Any
 import requests
 
 from shared.clients.http import HttpClient
-from shared.errors import RecordRejected, UpstreamUnavailable
+from shared.errors import RecordRejected, UpstreamRejected, UpstreamUnavailable
 from shared.settings import AccountSettings
+
+NO_CATALOG_TO_REPLACE = "No Catalog with given name exists for replacement"
 
 # 555 is CleverTap's "miscellaneous server error" for one record: the same record can succeed later.
 RETRYABLE_CODES = frozenset({555})
+
+
+class CatalogMissing(UpstreamRejected):
+    """``replace: true`` named a catalog that does not exist yet; create it with ``replace: false``."""
+
+    reason = "catalog_missing"
 
 
 @dataclass(frozen=True)
@@ -104,3 +112,39 @@ class CleverTapClient:
         except ValueError:
             raise UpstreamUnavailable("clevertap upload: answer is not JSON") from None
         return parse_upload_response(body, records)
+
+    def get_catalog_url(self) -> str:
+        """``POST /get_catalog_url``: a presigned S3 URL, valid for up to 24 hours."""
+        response = self._http.request("POST", "/get_catalog_url", json={})
+        try:
+            url = response.json().get("presignedS3URL")
+        except (ValueError, AttributeError):
+            url = None
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise UpstreamUnavailable("clevertap get_catalog_url: no presignedS3URL in the answer")
+        return url
+
+    def complete_catalog_upload(self, *, name: str, email: str, url: str, replace: bool) -> None:
+        """``POST /upload_catalog_completed``; CleverTap then imports the file and mails ``email``.
+
+        :raises CatalogMissing: when ``replace`` names a catalog that does not exist.
+        """
+        body = {"name": name, "email": email, "creator": email, "url": url, "replace": replace}
+        try:
+            response = self._http.request("POST", "/upload_catalog_completed", json=body)
+        except UpstreamRejected as exc:
+            if NO_CATALOG_TO_REPLACE in str(exc):
+                raise CatalogMissing(f"clevertap upload_catalog_completed: {NO_CATALOG_TO_REPLACE}",
+                                     status=exc.status) from None
+            raise
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = {}
+        # CleverTap does not document the status of this error; it may come with HTTP 200 too.
+        error = str(answer.get("error") or "") if isinstance(answer, dict) else ""
+        if NO_CATALOG_TO_REPLACE in error:
+            raise CatalogMissing(f"clevertap upload_catalog_completed: {NO_CATALOG_TO_REPLACE}", status=200)
+        if error or (isinstance(answer, dict) and answer.get("status") not in (None, "success")):
+            raise UpstreamRejected(f"clevertap upload_catalog_completed: {error or answer.get('status')}"[:300],
+                                   status=response.status_code)

@@ -66,3 +66,20 @@ class VtexClient:
             raise UpstreamUnavailable("vtex CL search: answer is not a list")
         first = documents[0] if documents else None
         return first if isinstance(first, dict) else None
+
+    def list_sku_ids(self, page: int, page_size: int) -> list[int]:
+        """``GET /api/catalog_system/pvt/sku/stockkeepingunitids``: a plain JSON array of ints."""
+        response = self._http.request("GET", "/api/catalog_system/pvt/sku/stockkeepingunitids",
+                                      params={"page": page, "pagesize": page_size})
+        ids = self._json(response, "SKU ids")
+        if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+            raise UpstreamUnavailable("vtex SKU ids: answer is not a list of integers")
+        return ids
+
+    def get_sku(self, sku_id: int) -> dict[str, Any]:
+        """``GET /api/catalog_system/pvt/sku/stockkeepingunitbyid/{skuId}`` ("SKU and context")."""
+        response = self._http.request("GET", f"/api/catalog_system/pvt/sku/stockkeepingunitbyid/{int(sku_id)}")
+        sku = self._json(response, "SKU")
+        if not isinstance(sku, dict):
+            raise UpstreamUnavailable("vtex SKU: answer is not an object")
+        return sku

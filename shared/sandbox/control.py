@@ -67,3 +67,12 @@ class SandboxControl:
 
     def stats(self) -> dict[str, Any]:
         return self._get("stats")
+
+    def catalog_completions(self) -> list[dict[str, Any]]:
+        """Every ``upload_catalog_completed`` CleverTap accepted, with the S3 key it named."""
+        return self._get("catalog/completions")
+
+    def s3_object(self, key: str) -> bytes:
+        response = self._session.get(f"{self.url}/_sandbox/s3/{key}", timeout=30)
+        response.raise_for_status()
+        return response.content

@@ -149,7 +149,8 @@ def make_sku(sku_id: int, *, active: bool = True, store: str = "store") -> dict[
     """A catalog "SKU and context" document; some optional sub-objects are null, as on real stores."""
     rng = _rng("sku", store, sku_id)
     name, brand, categories = _PRODUCTS[rng.randrange(len(_PRODUCTS))]
-    sku_name = rng.choice(["P", "M", "G", "Único", 'Tam. 42 "Largo"', "Azul, Marinho"])
+    # Names with commas, quotes, line breaks and non-ASCII, as real catalogs have.
+    sku_name = rng.choice(["P", "M", "G", "Único", 'Tam. 42 "Largo"', "Azul, Marinho", "Kit 2\nunidades", "Ação 日本"])
     product_id = sku_id // 3 + 1
     return {
         "Id": sku_id,

@@ -12,6 +12,7 @@ import json
 import logging
 import random
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -32,10 +33,10 @@ _ROUTES: list[tuple[str, re.Pattern[str], str, str, Handler]] = [
     ("GET", re.compile(r"^/vtex/(?P<account>[^/]+)/api/oms/pvt/orders/(?P<order_id>[^/]+)$"), "oms", "vtex",
      routes.get_order),
     ("GET", re.compile(r"^/vtex/(?P<account>[^/]+)/api/dataentities/CL/search$"), "md", "vtex", routes.search_cl),
-    ("GET", re.compile(r"^/vtex/(?P<account>[^/]+)/api/catalog_system/pvt/sku/stockkeepingunitids$"), "catalog",
+    ("GET", re.compile(r"^/vtex/(?P<account>[^/]+)/api/catalog_system/pvt/sku/stockkeepingunitids$"), "catalog_ids",
      "vtex", routes.sku_ids),
     ("GET", re.compile(r"^/vtex/(?P<account>[^/]+)/api/catalog_system/pvt/sku/stockkeepingunitbyid/(?P<sku_id>[^/]+)$"),
-     "catalog", "vtex", routes.sku_by_id),
+     "catalog_sku", "vtex", routes.sku_by_id),
     ("POST", re.compile(r"^/vtex/(?P<account>[^/]+)/api/orders/hook/config$"), "hook", "vtex", routes.set_hook_config),
     ("GET", re.compile(r"^/vtex/(?P<account>[^/]+)/api/orders/hook/config$"), "hook", "vtex", routes.get_hook_config),
     ("DELETE", re.compile(r"^/vtex/(?P<account>[^/]+)/api/orders/hook/config$"), "hook", "vtex",
@@ -217,6 +218,12 @@ def _same(given: str | None, expected: str) -> bool:
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: Any
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in two writes; with Nagle on, a keep-alive client's delayed
+        # ACK adds ~40 ms to every answer, which would swamp the latency we mean to simulate.
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def _handle(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)

@@ -14,7 +14,7 @@ from typing import Any
 
 from shared.sandbox.factory import make_customer, make_order, make_sku
 
-SERVICES = ("oms", "md", "catalog", "hook", "clevertap", "clevertap_catalog", "s3")
+SERVICES = ("oms", "md", "catalog_ids", "catalog_sku", "hook", "clevertap", "clevertap_catalog", "s3")
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@ gunicorn running the receiver and a prefork Celery worker, started once per sess
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 
@@ -58,6 +60,9 @@ def stack_env(redis_server, sandbox):
         "VTEXCT_RETRY_BACKOFF_MAX": "0.5",
         "VTEXCT_RETRY_MAX_ATTEMPTS": "4",
         "VTEXCT_TASK_TIME_LIMIT": "30",
+        "VTEXCT_CATALOG_TASK_TIME_LIMIT": "40",
+        "VTEXCT_CATALOG_CHUNK_SIZE": "50",
+        "VTEXCT_CATALOG_FETCH_THREADS": "4",
         "VTEXCT_VISIBILITY_TIMEOUT": "60",
         "VTEXCT_LOG_FORMAT": "json",
     }
@@ -68,11 +73,27 @@ def log_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("logs")
 
 
+class Worker:
+    """The session's Celery worker; a test may stop it and start it again."""
+
+    def __init__(self, env: dict[str, str], log_dir) -> None:
+        self.env, self.log_dir, self.child = env, log_dir, None
+
+    def start(self) -> None:
+        self.child = start_worker(self.env, self.log_dir, queues=",".join(QUEUES), name="itest", concurrency=2)
+
+    def stop(self) -> None:
+        if self.child:
+            self.child.stop()
+            self.child = None
+
+
 @pytest.fixture(scope="session")
 def worker(stack_env, log_dir):
-    child = start_worker(stack_env, log_dir, queues=",".join(QUEUES), name="itest", concurrency=2)
-    yield child
-    child.stop()
+    handle = Worker(stack_env, log_dir)
+    handle.start()
+    yield handle
+    handle.stop()
 
 
 @pytest.fixture(scope="session")
@@ -108,6 +129,12 @@ def settle(redis_server):
         time.sleep(0.3)
 
     return wait
+
+
+def vtexct(env: dict, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run the ``vtexct`` CLI as ops would, against the test stack."""
+    return subprocess.run([sys.executable, "-m", "shared.cli", *args], env=env, capture_output=True, text=True,
+                          timeout=timeout)
 
 
 def hook_body(order_id: str, state: str = "payment-approved") -> dict:

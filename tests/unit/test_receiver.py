@@ -8,7 +8,7 @@ import pytest
 
 from receiver import create_app
 from receiver.http import MAX_BODY, Request
-from receiver.publisher import PublishError
+from shared.publisher import PublishError
 from shared.settings import load_settings
 from tests.conftest import ACCOUNT_ENV
 
@@ -21,7 +21,7 @@ class StubPublisher:
         self.fail = fail
         self.published = []
 
-    def publish(self, task_name, kwargs):
+    def publish(self, task_name, kwargs, headers=None):
         if self.fail:
             raise PublishError("broker down")
         self.published.append((task_name, kwargs))
@@ -205,7 +205,7 @@ def test_wsgi_refuses_declared_large_body_without_reading_it(app, publisher):
 
 def test_unexpected_error_is_a_json_500_without_details(account_env):
     class Exploding(StubPublisher):
-        def publish(self, task_name, kwargs):
+        def publish(self, task_name, kwargs, headers=None):
             raise RuntimeError("SENTINEL internal detail")
 
     app = create_app(load_settings(), Exploding())

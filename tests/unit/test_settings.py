@@ -80,3 +80,23 @@ def test_errors_and_dumps_never_show_secrets(account_env, monkeypatch):
         assert secret not in str(error.value)
         assert secret not in dumped
         assert secret not in shown
+
+
+def test_empty_variables_count_as_unset(account_env, monkeypatch):
+    monkeypatch.setenv("VTEXCT_ADMIN_TOKEN", "")
+    monkeypatch.setenv("VTEXCT_CATALOG_CONTENT_TYPE", "")
+
+    settings = load_settings()
+
+    assert settings.admin_token is None and settings.catalog_content_type is None
+
+
+def test_env_example_lists_every_setting():
+    from pathlib import Path
+
+    from shared.settings import ENV_PREFIX, _EnvSettings
+
+    example = Path(__file__).parents[2] / ".env.example"
+    listed = {line.split("=", 1)[0] for line in example.read_text().splitlines() if line.startswith(ENV_PREFIX)}
+
+    assert listed == {ENV_PREFIX + name.upper() for name in _EnvSettings.model_fields}

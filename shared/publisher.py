@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from celery import Celery
 
 from shared.celery_config import celery_config
+from shared.names import Queue
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -19,7 +20,7 @@ class PublishError(Exception):
 
 
 class Publisher(Protocol):
-    def publish(self, task_name: str, kwargs: dict[str, Any]) -> str: ...
+    def publish(self, task_name: str, kwargs: dict[str, Any], headers: dict[str, Any] | None = None) -> str: ...
 
     def ping(self) -> bool: ...
 
@@ -31,16 +32,17 @@ class CeleryPublisher:
         self._app = Celery("vtexct-receiver", set_as_current=False)
         self._app.conf.update(celery_config(settings))
 
-    def publish(self, task_name: str, kwargs: dict[str, Any]) -> str:
+    def publish(self, task_name: str, kwargs: dict[str, Any], headers: dict[str, Any] | None = None) -> str:
         """Publish and return the task id once the broker accepted the message.
 
+        :param headers: message headers the task reads from ``self.request`` (a requeue's history).
         :raises PublishError: when the broker cannot be reached within the retry policy.
         """
         task_id = str(uuid.uuid4())
         try:
             # ignore_result: otherwise Celery subscribes to the result backend for every message,
             # and a state store that is down would hold the answer to VTEX for 20 s.
-            self._app.send_task(task_name, kwargs=kwargs, task_id=task_id, ignore_result=True)
+            self._app.send_task(task_name, kwargs=kwargs, task_id=task_id, ignore_result=True, headers=headers)
         except Exception as exc:
             # kombu raises several unrelated types for a broker that is down; all mean "not accepted".
             raise PublishError(f"broker did not accept {task_name}: {type(exc).__name__}") from exc
@@ -54,3 +56,17 @@ class CeleryPublisher:
         except Exception as exc:
             log.warning("broker ping failed: %s", type(exc).__name__)
             return False
+
+    def queue_lengths(self) -> dict[str, int]:
+        """Messages waiting in each of our queues (not those reserved by a worker)."""
+        lengths = {}
+        with self._app.connection_for_write() as conn:
+            for queue in Queue:
+                # A channel per queue: on AMQP a failed passive declare closes its channel.
+                with conn.channel() as channel:
+                    try:
+                        lengths[queue.value] = channel.queue_declare(queue.value, passive=True).message_count
+                    except conn.channel_errors:
+                        # No worker has declared the queue yet, so nothing can be waiting in it.
+                        lengths[queue.value] = 0
+        return lengths

@@ -1,0 +1,1 @@
+"""What ops run: the failure-store commands, status, metrics and Flower."""
