@@ -22,24 +22,19 @@ from typing import Any
 
 import redis
 
-from bench.stack import ACCOUNT, bench_env, children, emit, git_revision, peak_rss_kb, redis_peak_bytes, start_sandbox
+from bench.stack import ACCOUNT, account_from_env, bench_env, children, emit, git_revision, peak_rss_kb, redis_peak_bytes, start_sandbox
 from shared.catalog.runs import FINAL_STATES, Run, RunStore
 from shared.clients.vtex import VtexClient
 from shared.devstack import RedisServer, start_worker, wait_until
 from shared.errors import IntegrationError
 from shared.sandbox import SandboxControl
-from shared.settings import AccountSettings
 
 UNLIMITED = 10**8
 
 
 def seed_baseline(env: dict[str, str], subset: int) -> dict[str, Any]:
     """The seed's algorithm: SKU ids 20 per page, then one SKU after another, everything in memory."""
-    account = AccountSettings(vtex_account=ACCOUNT, vtex_app_key=env["VTEXCT_VTEX_APP_KEY"],
-                              vtex_app_token=env["VTEXCT_VTEX_APP_TOKEN"], vtex_base_url=env["VTEXCT_VTEX_BASE_URL"],
-                              clevertap_account_id="x", clevertap_passcode="x", clevertap_region="us1",
-                              hook_secret="x", catalog_sync=False)
-    client = VtexClient(account, timeout=30)
+    client = VtexClient(account_from_env(env), timeout=30)
     started = time.monotonic()
     ids: list[int] = []
     page = 1

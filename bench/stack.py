@@ -14,6 +14,7 @@ import redis
 
 from shared.devstack import Child, RedisServer, free_port, spawn, wait_until
 from shared.sandbox import SandboxControl
+from shared.settings import AccountSettings
 
 ACCOUNT = "benchstore"
 
@@ -36,6 +37,16 @@ def bench_env(redis_server: RedisServer, **extra: str) -> dict[str, str]:
         "VTEXCT_LOG_LEVEL": "WARNING",
         **extra,
     }
+
+
+def account_from_env(env: dict[str, str]) -> AccountSettings:
+    """The benchmark account's settings, for code that calls the APIs without a worker."""
+    return AccountSettings(
+        vtex_account=ACCOUNT, vtex_app_key=env["VTEXCT_VTEX_APP_KEY"], vtex_app_token=env["VTEXCT_VTEX_APP_TOKEN"],
+        vtex_base_url=env["VTEXCT_VTEX_BASE_URL"], clevertap_account_id=env["VTEXCT_CLEVERTAP_ACCOUNT_ID"],
+        clevertap_passcode=env["VTEXCT_CLEVERTAP_PASSCODE"], clevertap_region=env["VTEXCT_CLEVERTAP_REGION"],
+        clevertap_base_url=env["VTEXCT_CLEVERTAP_BASE_URL"], hook_secret=env["VTEXCT_HOOK_SECRET"],
+        catalog_sync=False)
 
 
 def start_sandbox(env: dict[str, str], log_dir: Path) -> tuple[Child, str]:
@@ -83,8 +94,12 @@ def emit(result: dict, summary: str) -> None:
 
 
 def git_revision() -> str:
+    """The commit measured, with ``+dirty`` when the working tree differs from it."""
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                               check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+    return head + ("+dirty" if dirty else "")

@@ -106,9 +106,9 @@ class _Timed:
         self._publisher = publisher
         self._metrics = metrics
 
-    def publish(self, task_name: str, kwargs: dict[str, Any], headers: dict[str, Any] | None = None) -> str:
+    def publish(self, task_name: str, kwargs: dict[str, Any]) -> str:
         started = time.perf_counter()
-        task_id = self._publisher.publish(task_name, kwargs, headers)
+        task_id = self._publisher.publish(task_name, kwargs)
         self._metrics.enqueue(time.perf_counter() - started)
         return task_id
 

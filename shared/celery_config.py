@@ -68,6 +68,13 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # crontab() reads the app's time zone; the daily catalog sync is the only schedule.
         "timezone": settings.catalog_sync_timezone,
         "beat_schedule": {
+            # The outbox's safety net: events whose flusher died, or whose retry came due, go out
+            # even when no new event arrives to trigger a flush.
+            "clevertap-flush-due": {
+                "task": str(TaskName.CLEVERTAP_FLUSH_DUE_ACCOUNTS),
+                "schedule": 15.0,
+                "options": {"expires": 15},
+            },
             "catalog-sync-daily": {
                 "task": str(TaskName.CATALOG_SYNC_DUE_ACCOUNTS),
                 "schedule": cron_schedule(settings.catalog_sync_cron),

@@ -55,10 +55,13 @@ class RecordRetryable(TransientError):
     reason = "clevertap_record_retryable"
 
 
-class ClaimHeld(TransientError):
-    """Another worker is delivering the same event right now; try again once it is done."""
+class Throttled(TransientError):
+    """Our own rate limit for an upstream is spent: run again in ``retry_after`` seconds.
 
-    reason = "claim_held"
+    Not a failure, so it does not count as a try.
+    """
+
+    reason = "throttled"
 
 
 class PermanentError(IntegrationError):

@@ -4,10 +4,12 @@ Redis has no dead-letter queue, and Celery's result backend and Flower forget, s
 failures are data of our own.  Layout:
 
 * ``vtexct:<account>:failures`` - hash, failure id -> JSON :class:`Failure`;
-* ``vtexct:failures:index`` - hash, failure id -> account, to find an id without its account.
+* ``vtexct:failures:index`` - hash, failure id -> account, to find an id without its account;
+* ``vtexct:<account>:failures:history:<id>`` - the counts of an entry that was requeued.
 
-Neither has a TTL.  A failure id is derived from the task name and its arguments, so the
-same work failing again updates one entry and keeps counting its attempts.
+The first two have no TTL.  A failure id is derived from the task name and its arguments, so
+the same work failing again updates one entry and keeps counting its attempts, also after a
+requeue removed the entry.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ import redis
 from shared.keys import account_key, global_key
 
 MAX_TRACEBACK = 4000
-# The message header a requeue sets, so that a task failing again keeps counting its tries.
-HISTORY_HEADER = "vtexct_failure_history"
+# How long a requeued entry's counts wait for the same work to fail again.
+HISTORY_TTL = 30 * 24 * 3600
 
 
 def failure_id(task: str, kwargs: dict[str, Any]) -> str:
@@ -73,6 +75,10 @@ class FailureStore:
 
     _INDEX = global_key("failures", "index")
 
+    @staticmethod
+    def _history(account: str, fid: str) -> str:
+        return account_key(account, "failures", "history", fid)
+
     def record(
         self,
         *,
@@ -87,23 +93,22 @@ class FailureStore:
         code: int | None = None,
         traceback: str = "",
         extra: dict[str, Any] | None = None,
-        history: dict[str, Any] | None = None,
     ) -> Failure:
         """Add a failure, or update the entry of the same task and arguments.
 
-        :param attempts: tries made by this run of the task; added to earlier runs' tries.
-        :param history: ``attempts``, ``times_failed`` and ``first_failed_at`` of the entry a
-            requeue removed, so that a task failing again keeps counting.
+        :param attempts: tries made by this run of the task; added to earlier runs' tries,
+            including those of an entry a requeue removed.
         """
         fid = failure_id(task, kwargs)
         now = time.time()
         key = self._hash(account)
+        history_key = self._history(account, fid)
         with self._redis.pipeline() as pipe:
             while True:
                 try:
-                    pipe.watch(key)
-                    raw = pipe.hget(key, fid)
-                    previous = json.loads(raw) if raw else history
+                    pipe.watch(key, history_key)
+                    raw = pipe.hget(key, fid) or pipe.get(history_key)
+                    previous = json.loads(raw) if raw else None
                     entry = Failure(
                         id=fid,
                         task=task,
@@ -124,6 +129,7 @@ class FailureStore:
                     pipe.multi()
                     pipe.hset(key, fid, json.dumps(asdict(entry)))
                     pipe.hset(self._INDEX, fid, account)
+                    pipe.delete(history_key)
                     pipe.execute()
                     return entry
                 except redis.WatchError:
@@ -144,14 +150,17 @@ class FailureStore:
             entries.extend(Failure(**json.loads(raw)) for raw in self._redis.hvals(self._hash(name)))
         yield from sorted(entries, key=lambda f: f.last_failed_at)
 
-    def delete(self, fid: str) -> bool:
-        account = self._redis.hget(self._INDEX, fid)
-        if account is None:
+    def delete(self, fid: str, *, keep_history: bool = False) -> bool:
+        """Remove an entry; with ``keep_history`` (a requeue) its counts wait for a new failure."""
+        entry = self.get(fid)
+        if entry is None:
             return False
         with self._redis.pipeline() as pipe:
-            pipe.hdel(self._hash(account), fid)
+            pipe.hdel(self._hash(entry.account), fid)
             pipe.hdel(self._INDEX, fid)
-            removed, _ = pipe.execute()
+            if keep_history:
+                pipe.set(self._history(entry.account, fid), json.dumps(asdict(entry)), ex=HISTORY_TTL)
+            removed = pipe.execute()[0]
         return bool(removed)
 
     def count(self, account: str) -> int:
@@ -160,7 +169,3 @@ class FailureStore:
     def accounts(self) -> list[str]:
         return sorted(set(self._redis.hvals(self._INDEX)))
 
-
-def history_of(entry: Failure) -> dict[str, Any]:
-    """What a requeued task carries in its headers so that a new failure continues this entry."""
-    return {"attempts": entry.attempts, "times_failed": entry.times_failed, "first_failed_at": entry.first_failed_at}

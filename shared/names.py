@@ -18,6 +18,8 @@ class TaskName(StrEnum):
     ORDERS_HANDLE_STATUS_CHANGE = "orders.handle_status_change"
     PROFILES_RESOLVE_IDENTITY = "profiles.resolve_identity"
     CLEVERTAP_UPLOAD_EVENT = "clevertap.upload_event"
+    CLEVERTAP_FLUSH_OUTBOX = "clevertap.flush_outbox"
+    CLEVERTAP_FLUSH_DUE_ACCOUNTS = "clevertap.flush_due_accounts"
     CATALOG_SYNC_DUE_ACCOUNTS = "catalog.sync_due_accounts"
     CATALOG_START_SYNC = "catalog.start_sync"
     CATALOG_FETCH_CHUNK = "catalog.fetch_chunk"
@@ -28,6 +30,8 @@ ROUTES: dict[str, dict[str, str]] = {
     TaskName.ORDERS_HANDLE_STATUS_CHANGE: {"queue": Queue.ORDERS},
     TaskName.PROFILES_RESOLVE_IDENTITY: {"queue": Queue.PROFILES},
     TaskName.CLEVERTAP_UPLOAD_EVENT: {"queue": Queue.CLEVERTAP},
+    TaskName.CLEVERTAP_FLUSH_OUTBOX: {"queue": Queue.CLEVERTAP},
+    TaskName.CLEVERTAP_FLUSH_DUE_ACCOUNTS: {"queue": Queue.CLEVERTAP},
     TaskName.CATALOG_SYNC_DUE_ACCOUNTS: {"queue": Queue.CATALOG},
     TaskName.CATALOG_START_SYNC: {"queue": Queue.CATALOG},
     TaskName.CATALOG_FETCH_CHUNK: {"queue": Queue.CATALOG},

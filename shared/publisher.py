@@ -20,7 +20,7 @@ class PublishError(Exception):
 
 
 class Publisher(Protocol):
-    def publish(self, task_name: str, kwargs: dict[str, Any], headers: dict[str, Any] | None = None) -> str: ...
+    def publish(self, task_name: str, kwargs: dict[str, Any]) -> str: ...
 
     def ping(self) -> bool: ...
 
@@ -32,17 +32,15 @@ class CeleryPublisher:
         self._app = Celery("vtexct-receiver", set_as_current=False)
         self._app.conf.update(celery_config(settings))
 
-    def publish(self, task_name: str, kwargs: dict[str, Any], headers: dict[str, Any] | None = None) -> str:
+    def publish(self, task_name: str, kwargs: dict[str, Any]) -> str:
         """Publish and return the task id once the broker accepted the message.
-
-        :param headers: message headers the task reads from ``self.request`` (a requeue's history).
         :raises PublishError: when the broker cannot be reached within the retry policy.
         """
         task_id = str(uuid.uuid4())
         try:
             # ignore_result: otherwise Celery subscribes to the result backend for every message,
             # and a state store that is down would hold the answer to VTEX for 20 s.
-            self._app.send_task(task_name, kwargs=kwargs, task_id=task_id, ignore_result=True, headers=headers)
+            self._app.send_task(task_name, kwargs=kwargs, task_id=task_id, ignore_result=True)
         except Exception as exc:
             # kombu raises several unrelated types for a broker that is down; all mean "not accepted".
             raise PublishError(f"broker did not accept {task_name}: {type(exc).__name__}") from exc

@@ -11,6 +11,7 @@ import time
 
 import redis
 
+from shared.errors import Throttled
 from shared.keys import account_key
 
 # Redis's own clock, so that workers on different hosts agree.  All values are whole
@@ -85,6 +86,17 @@ class RateLimiter:
         while (wait := self.try_acquire()) > 0:
             if time.monotonic() + wait > deadline:
                 raise TimeoutError(f"rate limit {self.key}: no slot within {max_wait:g}s")
+            time.sleep(wait)
+
+    def acquire_or_throttle(self, max_wait: float = 0.25) -> None:
+        """Wait for a slot if it frees up within ``max_wait`` seconds.
+
+        :raises Throttled: with the wait, so that a task gives its worker slot back instead of sleeping.
+        """
+        deadline = time.monotonic() + max_wait
+        while (wait := self.try_acquire()) > 0:
+            if time.monotonic() + wait > deadline:
+                raise Throttled(f"rate limit {self.key} spent", retry_after=wait)
             time.sleep(wait)
 
     def penalize(self, seconds: float) -> None:

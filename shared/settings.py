@@ -68,8 +68,17 @@ class AccountSettings(BaseModel):
     upload_profiles: bool = True
     unauthorized_cancel_as_checkout_failed: bool = True
     profile_msg_flags: dict[str, bool] = Field(default_factory=dict)
-    # VTEX documents 15,000 requests/min per endpoint for the catalog.
+    # Our budgets per account and upstream, shared by every worker process through Redis.
+    # VTEX documents 6,000/min for OMS get order and 15,000/min per catalog endpoint;
+    # Master Data and CleverTap document none (CleverTap limits concurrency instead).
+    oms_rate_per_min: int = Field(default=6000, ge=1)
+    md_rate_per_min: int = Field(default=6000, ge=1)
     catalog_rate_per_min: int = Field(default=15000, ge=1)
+    clevertap_rate_per_min: int = Field(default=3000, ge=1)
+    # CleverTap allows 15 concurrent upload requests per account; stay below it.
+    clevertap_max_concurrency: int = Field(default=10, ge=1, le=15)
+    clevertap_batch_size: int = Field(default=1000, ge=1, le=1000)
+    clevertap_batch_wait_ms: int = Field(default=500, ge=0, le=10_000)
 
     @field_validator("vtex_account")
     @classmethod
@@ -274,7 +283,13 @@ class _EnvSettings(BaseSettings):
     upload_profiles: bool | None = None
     unauthorized_cancel_as_checkout_failed: bool | None = None
     profile_msg_flags: dict[str, bool] | None = None
+    oms_rate_per_min: int | None = None
+    md_rate_per_min: int | None = None
     catalog_rate_per_min: int | None = None
+    clevertap_rate_per_min: int | None = None
+    clevertap_max_concurrency: int | None = None
+    clevertap_batch_size: int | None = None
+    clevertap_batch_wait_ms: int | None = None
 
 
 _ACCOUNT_FIELDS = tuple(AccountSettings.model_fields)

@@ -15,8 +15,7 @@ import redis
 from celery import Task
 
 from shared.backoff import retry_countdown
-from shared.errors import TransientError
-from shared.failures import HISTORY_HEADER
+from shared.errors import Throttled, TransientError
 from shared.logs import log_context
 from shared.names import TaskName
 from workers.app import app
@@ -60,7 +59,6 @@ class BaseTask(Task):
     def on_failure(self, exc: BaseException, task_id: str, args: tuple, kwargs: dict, einfo: Any) -> None:
         """Record the final failure, so that nothing fails silently."""
         attempts = self.request.retries + 1
-        history = (self.request.headers or {}).get(HISTORY_HEADER)
         entry = services().failures.record(
             task=self.name,
             account=str(kwargs.get("account") or "?"),
@@ -72,7 +70,6 @@ class BaseTask(Task):
             attempts=attempts,
             task_id=task_id,
             traceback=str(einfo) if einfo else "",
-            history=history if isinstance(history, dict) else None,
         )
         with log_context(**self._context(kwargs)):
             log.error("failed for good after %d attempt(s): %s: %s; failure id %s",
@@ -87,6 +84,10 @@ def _retrying(body: Callable[..., Any]) -> Callable[..., Any]:
         with log_context(**self._context(kwargs)):
             try:
                 outcome = body(self, *args, **kwargs)
+            except Throttled as exc:
+                # Our own rate limit, not a failure: run again when the slot frees up, same try count.
+                self.signature_from_request(countdown=exc.retry_after, retries=self.request.retries).apply_async()
+                return "throttled"
             # Only errors that say another try can help are retried; the rest fail at once.
             except RETRYABLE as exc:
                 policy = services().settings.retry
@@ -117,8 +118,8 @@ def task(name: TaskName, **options: Any) -> Callable[[Callable[..., Any]], Task]
     return register
 
 
-def enqueue(name: TaskName, kwargs: dict[str, Any]) -> None:
+def enqueue(name: TaskName, kwargs: dict[str, Any], countdown: float | None = None) -> None:
     """Publish the next step by name; its queue comes from the routes in :mod:`shared.names`."""
     # ignore_result: the next step's outcome is never read back, so do not subscribe to it.
-    app.send_task(str(name), kwargs=kwargs, ignore_result=True)
+    app.send_task(str(name), kwargs=kwargs, ignore_result=True, countdown=countdown)
 

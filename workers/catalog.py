@@ -65,8 +65,7 @@ def start_sync(self, *, account: str, run_id: str) -> str:
     if record is None or record["state"] not in (STARTED, LISTING):
         return "skipped: run already fanned out or ended"
     svc.runs.update(run, state=LISTING)
-    settings = svc.account(account)
-    limiter = svc.limiter(account, "catalog_ids", settings.catalog_rate_per_min)
+    limiter = svc.limiter(account, "catalog_ids")
     total, chunks = sync.list_skus(run, svc.runs, svc.vtex(account), limiter,
                                    svc.settings.catalog_chunk_size, _policy())
     svc.runs.update(run, state=FETCHING, total=total, chunks=chunks)
@@ -87,8 +86,7 @@ def fetch_chunk(self, *, account: str, run_id: str, index: int) -> dict[str, Any
     Idempotent: a rerun overwrites the chunk's rows and returns the same summary.
     """
     svc = services()
-    settings = svc.account(account)
-    limiter = svc.limiter(account, "catalog_sku", settings.catalog_rate_per_min)
+    limiter = svc.limiter(account, "catalog_sku")
     summary = sync.fetch_chunk(Run(account, run_id), index, svc.runs, svc.vtex(account), limiter, _policy())
     # The chord only needs to know the chunk is done; the rows and the failures are in Redis.
     return {"index": summary["index"], "sha256": summary["sha256"]}

@@ -16,6 +16,7 @@ def handle_status_change(self, *, account: str, order_id: str, state: str, chang
     """
     ref = EventRef.from_kwargs(account, order_id, state, changed_at)
     svc = services()
+    svc.limiter(account, "oms").acquire_or_throttle()
     event = pipeline.prepare(ref, svc.vtex(account), svc.options(account), svc.pending, svc.ledger)
     if event is None:
         return "skipped"

@@ -16,6 +16,7 @@ def resolve_identity(self, *, account: str, order_id: str, state: str, changed_a
     """
     ref = EventRef.from_kwargs(account, order_id, state, changed_at)
     svc = services()
+    svc.limiter(account, "md").acquire_or_throttle()
     vtex = svc.vtex(account)
     event = pipeline.load_identified(ref, vtex, vtex, svc.options(account), svc.pending, svc.ledger)
     if event is None:

@@ -13,15 +13,17 @@ import requests
 
 from shared.catalog.runs import RunStore
 from shared.clients.clevertap import CleverTapClient
-from shared.clients.http import make_session
+from shared.clients.http import CONNECT_TIMEOUT, make_session
 from shared.clients.vtex import VtexClient
 from shared.errors import PermanentError
 from shared.deliveries import DeliveryCounters
 from shared.failures import FailureStore
 from shared.idempotency import Ledger
 from shared.orders.mapping import EventOptions
+from shared.orders.outbox import Outbox
 from shared.orders.pending import PendingStore
 from shared.ratelimit import RateLimiter
+from shared.semaphore import RedisSemaphore
 from shared.redaction import redactor
 from shared.settings import AccountSettings, Settings
 
@@ -52,8 +54,18 @@ class Services:
     def options(self, name: str) -> EventOptions:
         return EventOptions.from_account(self.account(name))
 
-    def limiter(self, name: str, endpoint: str, per_minute: int) -> RateLimiter:
-        return RateLimiter(self.redis, name, endpoint, per_minute)
+    def limiter(self, name: str, endpoint: str) -> RateLimiter:
+        """The account's shared rate limit for ``endpoint`` (``oms``, ``md``, ``catalog_ids`` ...)."""
+        budget = getattr(self.account(name), f"{endpoint.split('_')[0]}_rate_per_min")
+        return RateLimiter(self.redis, name, endpoint, budget)
+
+    def outbox(self, name: str) -> Outbox:
+        return Outbox(self.redis, name)
+
+    def clevertap_slots(self, name: str) -> RedisSemaphore:
+        """At most ``clevertap_max_concurrency`` uploads in flight for the account, in all processes."""
+        hold_ms = int((self.settings.http_timeout + CONNECT_TIMEOUT) * 1000) + 5000
+        return RedisSemaphore(self.redis, name, "clevertap", self.account(name).clevertap_max_concurrency, hold_ms)
 
     def vtex(self, name: str) -> VtexClient:
         if name not in self._vtex:
@@ -73,7 +85,7 @@ def build_services(settings: Settings) -> Services:
     return Services(
         settings=settings,
         redis=client,
-        ledger=Ledger(client, done_ttl=settings.dedupe_ttl_days * 86400, claim_ttl=settings.task_time_limit),
+        ledger=Ledger(client, done_ttl=settings.dedupe_ttl_days * 86400),
         pending=PendingStore(client),
         failures=FailureStore(client, redactor(settings)),
         runs=RunStore(client, settings.catalog_lock_ttl),

@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
-from shared.failures import HISTORY_HEADER, Failure, FailureStore, history_of
+from shared.failures import Failure, FailureStore
 from shared.publisher import PublishError, Publisher
 
 _DURATION_RE = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
@@ -82,18 +82,19 @@ def render_table(entries: list[Failure]) -> str:
 def requeue(store: FailureStore, publisher: Publisher, entries: Iterable[Failure]) -> tuple[list[str], list[str]]:
     """Send each entry's task again, with the same arguments and so the same idempotency key.
 
-    An entry is removed only once the broker accepted its message.
+    An entry is removed only once the broker accepted its message; its counts are kept, so
+    that the same work failing again continues the entry.
 
     :returns: ``(requeued ids, ids the broker refused)``.
     """
     done, refused = [], []
     for entry in entries:
         try:
-            publisher.publish(entry.task, entry.kwargs, headers={HISTORY_HEADER: history_of(entry)})
+            publisher.publish(entry.task, entry.kwargs)
         except PublishError:
             refused.append(entry.id)
             continue
-        store.delete(entry.id)
+        store.delete(entry.id, keep_history=True)
         done.append(entry.id)
     return done, refused
 

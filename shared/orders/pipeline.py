@@ -2,7 +2,7 @@
 
 1. :func:`prepare` fetches the order and builds the event record.
 2. :func:`resolve_identity` finds the customer's e-mail in Master Data ``CL``.
-3. :func:`deliver` uploads what is not delivered yet and marks it done.
+3. :mod:`shared.orders.flush` uploads what is not delivered yet, in batches, and marks it done.
 
 Each step is plain Python over injected clients and stores; the Celery tasks in
 ``workers/`` are thin adapters around them.  Steps 2 and 3 read the result of the step
@@ -13,10 +13,9 @@ expired, so any step can be requeued on its own.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any, Protocol
 
-from shared.errors import ClaimHeld, CustomerNotFoundYet, InvalidOrderData, RecordRejected, RecordRetryable
+from shared.errors import CustomerNotFoundYet, InvalidOrderData
 from shared.idempotency import Ledger
 from shared.orders.mapping import EventOptions, build_event_record, build_profile_record
 from shared.orders.pending import EventRef, PendingEvent, PendingStore
@@ -47,17 +46,6 @@ class UploadResult(Protocol):
 
 class RecordSink(Protocol):
     def upload(self, records: list[dict[str, Any]]) -> UploadResult: ...
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """What :func:`deliver` did: the kinds of record it sent (``event``, ``profile``)."""
-
-    sent: tuple[str, ...]
-
-    @property
-    def outcome(self) -> str:
-        return "delivered" if self.sent else "already_delivered"
 
 
 def prepare(
@@ -136,51 +124,3 @@ def load_identified(
     if event is not None and not event.identity:
         resolve_identity(event, customers, options, pending)
     return event
-
-
-def deliver(event: PendingEvent, sink: RecordSink, ledger: Ledger, owner: str) -> Delivery:
-    """Upload the records of ``event`` that are not done yet, and mark each one done once CleverTap accepted it.
-
-    :param owner: the claim owner, the task id; a redelivered message keeps its claim.
-    :raises ClaimHeld: if another worker is delivering this event right now.
-    :raises RecordRetryable: if CleverTap kept a record back with a retryable code.
-    :raises RecordRejected: if CleverTap refused a record for good.
-    """
-    if not event.identity:
-        raise InvalidOrderData(f"order {event.order_id} reached delivery without an identity")
-    claim = Ledger.claim_key(event.account, event.order_id, event.state)
-    if not ledger.claim(claim, owner):
-        raise ClaimHeld(f"order {event.order_id} {event.state} is being delivered by another task")
-    try:
-        batch = []
-        # Profile first: CleverTap then files the event under a profile that already has its name.
-        if event.profile is not None:
-            batch.append((PROFILE, event.profile))
-        batch.append((EVENT, {**event.event, "identity": event.identity}))
-        keys = {kind: Ledger.done_key(event.account, event.order_id, event.state, kind) for kind, _ in batch}
-        batch = [(kind, record) for kind, record in batch if not ledger.is_done(keys[kind])]
-        if not batch:
-            return Delivery(sent=())
-        result = sink.upload([record for _, record in batch])
-        sent, retryable, final = [], [], []
-        for index, (kind, _) in enumerate(batch):
-            failure = result.failed.get(index)
-            if failure is None:
-                ledger.mark_done(keys[kind])
-                sent.append(kind)
-            elif failure.retryable:
-                retryable.append((kind, failure))
-            else:
-                final.append((kind, failure))
-        # Retryable first: a retry re-sends the finally refused record too, and then fails on it alone.
-        if retryable:
-            kind, failure = retryable[0]
-            raise RecordRetryable(f"CleverTap kept the {kind} record back: {failure.code} {failure.error}",
-                                  code=failure.code)
-        if final:
-            kind, failure = final[0]
-            raise RecordRejected(f"CleverTap refused the {kind} record: {failure.code} {failure.error}",
-                                 code=failure.code)
-        return Delivery(sent=tuple(sent))
-    finally:
-        ledger.release(claim, owner)

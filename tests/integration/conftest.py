@@ -64,6 +64,7 @@ def stack_env(redis_server, sandbox):
         "VTEXCT_CATALOG_CHUNK_SIZE": "50",
         "VTEXCT_CATALOG_FETCH_THREADS": "4",
         "VTEXCT_VISIBILITY_TIMEOUT": "60",
+        "VTEXCT_CLEVERTAP_BATCH_WAIT_MS": "100",
         "VTEXCT_LOG_FORMAT": "json",
     }
 
@@ -129,6 +130,13 @@ def settle(redis_server):
         time.sleep(0.3)
 
     return wait
+
+
+def dump_keys(state: redis.Redis, pattern: str) -> str:
+    """Everything stored under ``pattern``, whatever the key types, as one text to search."""
+    readers = {"hash": state.hgetall, "string": state.get, "zset": lambda k: state.zrange(k, 0, -1),
+               "list": lambda k: state.lrange(k, 0, -1), "set": state.smembers}
+    return "\n".join(f"{key}: {readers[state.type(key)](key)}" for key in state.scan_iter(pattern))
 
 
 def vtexct(env: dict, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:

@@ -13,7 +13,7 @@ from shared.devstack import free_port, spawn, wait_until
 from shared.failures import FailureStore
 from shared.sandbox.factory import make_order
 from tests.conftest import ACCOUNT_ENV
-from tests.integration.conftest import ACCOUNT, events_for, hook_body, post_hook, vtexct, wait_for_failure
+from tests.integration.conftest import ACCOUNT, dump_keys, events_for, hook_body, post_hook, vtexct, wait_for_failure
 
 SENTINELS = {name: value for name, value in ACCOUNT_ENV.items() if "SENTINEL" in value}
 FLOWER_AUTH = tuple(ACCOUNT_ENV["VTEXCT_FLOWER_BASIC_AUTH"].split(":", 1))
@@ -146,7 +146,7 @@ def test_secrets_stay_out_of_flower_logs_and_the_failure_store(flower_url, recei
     flower_text = tasks.text + "".join(
         requests.get(f"{flower_url}/api/task/info/{tid}", auth=FLOWER_AUTH, timeout=10).text
         for tid in list(tasks.json())[:20])
-    store_text = "\n".join(str(state.hgetall(key)) for key in state.keys("vtexct:*failures*"))
+    store_text = dump_keys(state, "vtexct:*failures*")
     logs_text = "\n".join(p.read_text(errors="replace") for p in log_dir.rglob("*.log"))
 
     assert tasks.status_code == 200 and unauthorized.status_code == 401

@@ -7,7 +7,7 @@ import pytest
 
 from shared.devstack import wait_until
 from shared.sandbox.factory import make_order
-from tests.integration.conftest import ACCOUNT, events_for, hook_body, post_hook, wait_for_failure
+from tests.integration.conftest import ACCOUNT, dump_keys, events_for, hook_body, post_hook, wait_for_failure
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -132,7 +132,7 @@ def test_secrets_stay_out_of_the_failure_store(receiver_url, control, settle, fa
     wait_for_failure(failures, lambda f: f.kwargs.get("order_id") == "v1009int-01")
     settle()
 
-    dump = "\n".join(str(state.hgetall(key)) for key in state.keys("vtexct:*failures*"))
+    dump = dump_keys(state, "vtexct:*failures*")
     for name, value in ACCOUNT_ENV.items():
         if "SENTINEL" in value:
             assert value not in dump, name

@@ -38,3 +38,16 @@ def test_redaction_applies_to_message_and_traceback():
     entry = _record(store)
 
     assert entry.message == "***" and "boom" not in entry.traceback
+
+
+def test_a_requeued_entry_failing_again_keeps_its_counts():
+    store = FailureStore(fakeredis.FakeRedis(decode_responses=True))
+    first = _record(store, attempts=3)
+
+    store.delete(first.id, keep_history=True)
+    assert store.get(first.id) is None
+    again = _record(store, attempts=1)
+
+    assert (again.attempts, again.times_failed, again.first_failed_at) == (4, 2, first.first_failed_at)
+    store.delete(again.id)
+    assert _record(store, attempts=1).attempts == 1

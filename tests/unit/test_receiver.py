@@ -21,7 +21,7 @@ class StubPublisher:
         self.fail = fail
         self.published = []
 
-    def publish(self, task_name, kwargs, headers=None):
+    def publish(self, task_name, kwargs):
         if self.fail:
             raise PublishError("broker down")
         self.published.append((task_name, kwargs))
@@ -205,7 +205,7 @@ def test_wsgi_refuses_declared_large_body_without_reading_it(app, publisher):
 
 def test_unexpected_error_is_a_json_500_without_details(account_env):
     class Exploding(StubPublisher):
-        def publish(self, task_name, kwargs, headers=None):
+        def publish(self, task_name, kwargs):
             raise RuntimeError("SENTINEL internal detail")
 
     app = create_app(load_settings(), Exploding())
