@@ -1,10 +1,11 @@
 """Receiver benchmark: accepted hooks/s and latency at 50 connections, against a floor app.
 
-    python -m bench.receiver [--seconds 20] [--connections 50] [--workers 2] [--threads 8]
+    python -m bench.receiver [--seconds 20] [--rounds 4] [--connections 50] [--workers 2] [--threads 4]
 
 Both apps run under the same gunicorn settings (gthread); the floor only LPUSHes the raw body
-to Redis. Load comes from wrk (``apt-get install wrk``). Prints JSON with both runs and the
-ratio; targets: >= 50% of the floor's throughput, p99 <= 50 ms.
+to Redis. Load comes from wrk (``apt-get install wrk``). The two are measured in alternating
+rounds (``seconds / rounds`` each), so that a noisy machine affects both alike. Prints JSON with
+every round, the totals and the ratio; targets: >= 50% of the floor's throughput, p99 <= 50 ms.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import argparse
 import json
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -54,23 +56,35 @@ def parse_wrk(output: str) -> dict[str, Any]:
     }
 
 
-def run_app(target: str, env: dict[str, str], args: argparse.Namespace, workdir: Path, script: Path,
-            path: str) -> dict[str, Any]:
+def start_app(target: str, env: dict[str, str], args: argparse.Namespace, workdir: Path) -> tuple[Any, str]:
     port = free_port()
     child = spawn(target.split(":")[0].replace(".", "-"), python_module(
         "gunicorn", target, "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
         "--worker-class", "gthread", "--threads", str(args.threads), "--keep-alive", "5",
         "--log-level", "warning"), env, workdir)
     url = f"http://127.0.0.1:{port}"
-    try:
-        import requests
+    import requests
 
-        wait_until(lambda: _up(requests, url), 20, target)
-        done = subprocess.run(["wrk", "-t", "2", "-c", str(args.connections), "-d", f"{args.seconds}s", "--latency",
-                               "-s", str(script), url + path], capture_output=True, text=True, check=True)
-        return parse_wrk(done.stdout)
-    finally:
-        child.stop()
+    wait_until(lambda: _up(requests, url), 20, target)
+    return child, url
+
+
+def load(url: str, args: argparse.Namespace, script: Path, seconds: int) -> dict[str, Any]:
+    done = subprocess.run(["wrk", "-t", "2", "-c", str(args.connections), "-d", f"{seconds}s", "--latency",
+                           "-s", str(script), url + "/hooks/vtex/orders"], capture_output=True, text=True, check=True)
+    return parse_wrk(done.stdout)
+
+
+def combine(rounds: list[dict[str, Any]], seconds: int) -> dict[str, Any]:
+    """Totals over the rounds; latency percentiles are the median of the rounds' values."""
+    return {
+        "requests_per_s": round(sum(r["requests"] for r in rounds) / seconds, 1),
+        "p50_ms": round(statistics.median(r["p50_ms"] for r in rounds), 2),
+        "p99_ms": round(statistics.median(r["p99_ms"] for r in rounds), 2),
+        "non_2xx": sum(r["non_2xx"] for r in rounds),
+        "socket_errors": sum(r["socket_errors"] for r in rounds),
+        "rounds": rounds,
+    }
 
 
 def _up(requests: Any, url: str) -> bool:
@@ -83,10 +97,11 @@ def _up(requests: Any, url: str) -> bool:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--seconds", type=int, default=20, help="per app, over all rounds")
+    parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk not found: apt-get install wrk", file=sys.stderr)
@@ -102,8 +117,19 @@ def main() -> int:
                                "CurrentChange": "2026-11-27T10:02:13.1234567Z",
                                "Origin": {"Account": env["VTEXCT_VTEX_ACCOUNT"], "Key": env["VTEXCT_VTEX_APP_KEY"]}})
             script = _wrk_script(workdir, body, env["VTEXCT_HOOK_SECRET"])
-            floor = run_app("bench.floor_app:application", env, args, workdir, script, "/hooks/vtex/orders")
-            ours = run_app("receiver.wsgi:application", env, args, workdir, script, "/hooks/vtex/orders")
+            floor_app, floor_url = start_app("bench.floor_app:application", env, args, workdir)
+            our_app, our_url = start_app("receiver.wsgi:application", env, args, workdir)
+            per_round = max(1, args.seconds // args.rounds)
+            floor_rounds, our_rounds = [], []
+            try:
+                for _ in range(args.rounds):
+                    floor_rounds.append(load(floor_url, args, script, per_round))
+                    our_rounds.append(load(our_url, args, script, per_round))
+            finally:
+                floor_app.stop()
+                our_app.stop()
+            floor = combine(floor_rounds, per_round * args.rounds)
+            ours = combine(our_rounds, per_round * args.rounds)
         finally:
             server.stop()
 

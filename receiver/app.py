@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -35,7 +36,7 @@ class Receiver:
     def __init__(self, settings: Settings, publisher: Publisher, runs: RunStore | None,
                  checks: Mapping[str, Callable[[], bool]], metrics: ReceiverMetrics | None) -> None:
         self.settings = settings
-        self.publisher = _Timed(publisher, metrics) if metrics else publisher
+        self.publisher = _Timed(publisher) if metrics else publisher
         self.runs = runs
         self.checks = dict(checks)
         self.metrics = metrics
@@ -48,7 +49,7 @@ class Receiver:
             account = path[len(HOOK_PATH) + 1:] or None
             response = handle_order_hook(request, account, self.settings, self.publisher)
             if self.metrics:
-                self.metrics.hook(response.outcome)
+                self.metrics.hook(response.outcome, getattr(self.publisher, "last_seconds", None))
             return response
         if path == SYNC_PATH or path.startswith(SYNC_PATH + "/"):
             return self._catalog(request, path)
@@ -100,16 +101,22 @@ class Receiver:
 
 
 class _Timed:
-    """The publisher, timing each publish into the enqueue-latency histogram."""
+    """The publisher, remembering how long this thread's last publish took, for the metrics."""
 
-    def __init__(self, publisher: Publisher, metrics: ReceiverMetrics) -> None:
+    def __init__(self, publisher: Publisher) -> None:
         self._publisher = publisher
-        self._metrics = metrics
+        self._local = threading.local()
+
+    @property
+    def last_seconds(self) -> float | None:
+        seconds = getattr(self._local, "seconds", None)
+        self._local.seconds = None
+        return seconds
 
     def publish(self, task_name: str, kwargs: dict[str, Any]) -> str:
         started = time.perf_counter()
         task_id = self._publisher.publish(task_name, kwargs)
-        self._metrics.enqueue(time.perf_counter() - started)
+        self._local.seconds = time.perf_counter() - started
         return task_id
 
     def ping(self) -> bool:

@@ -78,7 +78,7 @@ class AccountSettings(BaseModel):
     # CleverTap allows 15 concurrent upload requests per account; stay below it.
     clevertap_max_concurrency: int = Field(default=10, ge=1, le=15)
     clevertap_batch_size: int = Field(default=1000, ge=1, le=1000)
-    clevertap_batch_wait_ms: int = Field(default=500, ge=0, le=10_000)
+    clevertap_batch_wait_ms: int = Field(default=200, ge=0, le=10_000)
 
     @field_validator("vtex_account")
     @classmethod

@@ -1,15 +1,16 @@
-"""Queue ``profiles``: find who the order belongs to."""
+"""Queue ``profiles``: customer lookups that did not succeed on the first try."""
 
 from shared.names import TaskName
 from shared.orders import pipeline
 from shared.orders.pending import EventRef
-from workers.base import enqueue, task
+from workers.base import task
 from workers.services import services
+from workers.uploads import queue_for_upload
 
 
 @task(TaskName.PROFILES_RESOLVE_IDENTITY)
 def resolve_identity(self, *, account: str, order_id: str, state: str, changed_at: str) -> str:
-    """Look the customer up in Master Data ``CL`` and hand the event to the upload step.
+    """Look the customer up in Master Data ``CL`` again, then queue the event for CleverTap.
 
     An empty search is retried with backoff (Master Data search is eventually consistent)
     and then parked in the failure store; an empty identity is never sent.
@@ -21,5 +22,4 @@ def resolve_identity(self, *, account: str, order_id: str, state: str, changed_a
     event = pipeline.load_identified(ref, vtex, vtex, svc.options(account), svc.pending, svc.ledger)
     if event is None:
         return "skipped"
-    enqueue(TaskName.CLEVERTAP_UPLOAD_EVENT, ref.to_kwargs())
-    return "resolved"
+    return queue_for_upload(svc, ref)

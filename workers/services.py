@@ -44,6 +44,7 @@ class Services:
     session: requests.Session
     _vtex: dict[str, VtexClient] = field(default_factory=dict)
     _clevertap: dict[str, CleverTapClient] = field(default_factory=dict)
+    _limiters: dict[tuple[str, str], RateLimiter] = field(default_factory=dict)
 
     def account(self, name: str) -> AccountSettings:
         try:
@@ -56,8 +57,10 @@ class Services:
 
     def limiter(self, name: str, endpoint: str) -> RateLimiter:
         """The account's shared rate limit for ``endpoint`` (``oms``, ``md``, ``catalog_ids`` ...)."""
-        budget = getattr(self.account(name), f"{endpoint.split('_')[0]}_rate_per_min")
-        return RateLimiter(self.redis, name, endpoint, budget)
+        if (name, endpoint) not in self._limiters:
+            budget = getattr(self.account(name), f"{endpoint.split('_')[0]}_rate_per_min")
+            self._limiters[(name, endpoint)] = RateLimiter(self.redis, name, endpoint, budget)
+        return self._limiters[(name, endpoint)]
 
     def outbox(self, name: str) -> Outbox:
         return Outbox(self.redis, name)

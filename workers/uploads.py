@@ -28,12 +28,20 @@ def _schedule_flush(svc: Services, account: str, size: int) -> None:
         enqueue(TaskName.CLEVERTAP_FLUSH_OUTBOX, {"account": account}, countdown=wait_ms / 1000)
 
 
+def queue_for_upload(svc: Services, ref: EventRef) -> str:
+    """Put an identified event in its account's outbox and make sure a flush is coming.
+
+    Adding is idempotent: an event already waiting or in flight is not added twice.
+    """
+    _schedule_flush(svc, ref.account, svc.outbox(ref.account).add(ref))
+    return "queued"
+
+
 @task(TaskName.CLEVERTAP_UPLOAD_EVENT)
 def upload_event(self, *, account: str, order_id: str, state: str, changed_at: str) -> str:
-    """Put the identified event in the account's outbox and make sure a flush is coming.
+    """Queue one event for CleverTap, rebuilding what is missing: a requeue from the failure store lands here.
 
-    Idempotent: an event already delivered is skipped, and one already waiting or in flight
-    is not added twice.
+    Idempotent: an event already delivered is skipped.
     """
     ref = EventRef.from_kwargs(account, order_id, state, changed_at)
     svc = services()
@@ -41,8 +49,7 @@ def upload_event(self, *, account: str, order_id: str, state: str, changed_at: s
     event = pipeline.load_identified(ref, vtex, vtex, svc.options(account), svc.pending, svc.ledger)
     if event is None:
         return "skipped"
-    _schedule_flush(svc, account, svc.outbox(account).add(ref))
-    return "queued"
+    return queue_for_upload(svc, ref)
 
 
 @task(TaskName.CLEVERTAP_FLUSH_OUTBOX)

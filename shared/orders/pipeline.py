@@ -49,10 +49,12 @@ class RecordSink(Protocol):
 
 
 def prepare(
-    ref: EventRef, orders: OrderSource, options: EventOptions, pending: PendingStore, ledger: Ledger
+    ref: EventRef, orders: OrderSource, options: EventOptions, pending: PendingStore, ledger: Ledger,
+    *, store: bool = True,
 ) -> PendingEvent | None:
-    """Fetch the order and store the event record built from it.
+    """Fetch the order and build the event record, storing it unless ``store`` is false.
 
+    :param store: false when the caller resolves the identity next and stores the result itself.
     :returns: the pending event, or ``None`` when the event was already delivered or the
         state maps to no event.
     :raises InvalidOrderData: if the order has no usable ``userProfileId``.
@@ -76,7 +78,8 @@ def prepare(
         user_profile_id=user_id.lower(),
         client_profile={k: client.get(k) for k in ("firstName", "lastName", "phone")},
     )
-    pending.save(prepared)
+    if store:
+        pending.save(prepared)
     return prepared
 
 
