@@ -20,11 +20,13 @@ _SYNC_FIELDS = {"account": str, "replace": bool}
 
 def authorize(request: Request, settings: Settings) -> Response | None:
     """``None`` when the request carries the admin token, else the error to answer."""
-    if settings.admin_token is None:
+    tokens = settings.admin_tokens()
+    if not tokens:
         return error(403, "admin_disabled", "set VTEXCT_ADMIN_TOKEN to enable the admin API")
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    expected = settings.admin_token.get_secret_value().encode()
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected):
+    given = token.strip().encode()
+    matched = sum(hmac.compare_digest(given, expected) for expected in tokens)
+    if scheme.lower() != "bearer" or not matched:
         return error(401, "bad_token", "Authorization: Bearer <admin token> is missing or wrong")
     return None
 

@@ -16,6 +16,7 @@ from receiver.admin import get_catalog_run, trigger_catalog_sync
 from receiver.hooks import handle_order_hook
 from receiver.http import MAX_BODY, Request, Response, error, ok
 from shared.catalog.runs import RunStore
+from shared.orders.pending import EventRef
 from shared.ops.metrics import CONTENT_TYPE, ReceiverMetrics
 from shared.publisher import Publisher
 from shared.settings import Settings
@@ -34,12 +35,14 @@ class Receiver:
     """Routes requests to handlers; holds the injected settings, publisher and readiness checks."""
 
     def __init__(self, settings: Settings, publisher: Publisher, runs: RunStore | None,
-                 checks: Mapping[str, Callable[[], bool]], metrics: ReceiverMetrics | None) -> None:
+                 checks: Mapping[str, Callable[[], bool]], metrics: ReceiverMetrics | None,
+                 journal: Callable[[EventRef], None] | None) -> None:
         self.settings = settings
         self.publisher = _Timed(publisher) if metrics else publisher
         self.runs = runs
         self.checks = dict(checks)
         self.metrics = metrics
+        self.journal = journal
 
     def handle(self, request: Request) -> Response:
         path = request.path.rstrip("/") or "/"
@@ -47,7 +50,7 @@ class Receiver:
             if request.method != "POST":
                 return error(405, "method_not_allowed", "use POST", allow="POST")
             account = path[len(HOOK_PATH) + 1:] or None
-            response = handle_order_hook(request, account, self.settings, self.publisher)
+            response = handle_order_hook(request, account, self.settings, self.publisher, self.journal)
             if self.metrics:
                 self.metrics.hook(response.outcome, getattr(self.publisher, "last_seconds", None))
             return response
@@ -149,6 +152,7 @@ def create_app(
     runs: RunStore | None = None,
     checks: Mapping[str, Callable[[], bool]] | None = None,
     metrics: ReceiverMetrics | None = None,
+    journal: Callable[[EventRef], None] | None = None,
 ) -> Receiver:
     """Build the receiver.
 
@@ -157,5 +161,7 @@ def create_app(
     :param runs: the catalog runs in the state store, for the admin endpoints.
     :param checks: readiness checks by name for ``/readyz``; defaults to the publisher's broker ping.
     :param metrics: where hook outcomes and enqueue latencies are counted; ``/metrics`` serves them.
+    :param journal: records each accepted event before it is published, for the reconciler.
     """
-    return Receiver(settings, publisher, runs, checks if checks is not None else {"broker": publisher.ping}, metrics)
+    return Receiver(settings, publisher, runs, checks if checks is not None else {"broker": publisher.ping}, metrics,
+                    journal)

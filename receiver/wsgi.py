@@ -7,6 +7,7 @@ import redis
 from receiver.app import create_app
 from shared.catalog.runs import RunStore
 from shared.ops.metrics import ReceiverMetrics
+from shared.orders.journal import Journal
 from shared.publisher import CeleryPublisher
 from shared.logs import configure_logging
 from shared.settings import load_settings
@@ -22,4 +23,5 @@ application = create_app(
     runs=RunStore(_state, settings.catalog_lock_ttl),
     checks={"broker": _publisher.ping, "redis": _state.ping},
     metrics=ReceiverMetrics(_state, list(settings.accounts), _publisher.queue_lengths),
+    journal=lambda ref: Journal(_state, ref.account).accept(ref),
 )

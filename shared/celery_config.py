@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from kombu import Exchange
 from kombu import Queue as KombuQueue
 
 from shared.names import ROUTES, Queue, TaskName
 from shared.settings import Settings, cron_schedule
+
+
+def is_amqp(url: str) -> bool:
+    return url.split("://", 1)[0] in ("amqp", "amqps", "pyamqp")
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -16,7 +21,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     Values that are not Celery's defaults carry the reason they were chosen.
     """
     vt = settings.visibility_timeout
-    return {
+    config = {
         "broker_url": settings.broker_url,
         # Chord results (catalog sync) need a backend; it lives beside the other state.
         "result_backend": settings.redis_url,
@@ -75,6 +80,12 @@ def celery_config(settings: Settings) -> dict[str, Any]:
                 "schedule": 15.0,
                 "options": {"expires": 15},
             },
+            # Accepted events that a broker loss window swallowed go through again.
+            "orders-reconcile": {
+                "task": str(TaskName.ORDERS_RECONCILE),
+                "schedule": settings.reconcile_interval_s,
+                "options": {"expires": settings.reconcile_interval_s},
+            },
             "catalog-sync-daily": {
                 "task": str(TaskName.CATALOG_SYNC_DUE_ACCOUNTS),
                 "schedule": cron_schedule(settings.catalog_sync_cron),
@@ -83,3 +94,13 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             },
         },
     }
+    if is_amqp(settings.broker_url):
+        config.update({
+            # Quorum queues are replicated and survive a broker restart; the topic exchange is what
+            # Celery's native delayed delivery (countdowns on quorum queues) needs.
+            "task_queues": [KombuQueue(q.value, Exchange(q.value, type="topic"), routing_key=q.value,
+                                       queue_arguments={"x-queue-type": "quorum"}) for q in Queue],
+            # Publisher confirms: the receiver's 200 waits until RabbitMQ has taken the message.
+            "broker_transport_options": {"confirm_publish": True},
+        })
+    return config

@@ -50,9 +50,36 @@ def redis_answers(url: str) -> bool:
 
 
 def broker_idle(broker_url: str, queues: list[str]) -> bool:
-    """No message waiting in ``queues`` and none reserved or counting down (kombu's ``unacked``)."""
+    """No message waiting in ``queues`` and none reserved or counting down.
+
+    On Redis that is the queues' lists and kombu's ``unacked`` hash; on RabbitMQ every queue of
+    the vhost (the delayed-delivery queues hold countdowns), ready and unacknowledged.
+    """
+    if broker_url.startswith("amqp"):
+        vhost = broker_url.rsplit("/", 1)[1] or "/"
+        listing = subprocess.run(["rabbitmqctl", "-q", "list_queues", "-p", vhost, "name", "messages"],
+                                 capture_output=True, text=True, check=True, timeout=30).stdout
+        return sum(int(line.split()[-1]) for line in listing.splitlines()[1:] if line.split()) == 0
     client = redis.Redis.from_url(broker_url, socket_timeout=2)
     return sum(client.llen(q) for q in queues) + client.hlen("unacked") == 0
+
+
+@dataclass
+class RabbitVhost:
+    """A throwaway vhost on the local RabbitMQ, so that a test run sees only its own queues."""
+
+    name: str = field(default_factory=lambda: "vtexct-test-" + os.urandom(4).hex())
+
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:5672/{self.name}"
+
+    def create(self) -> RabbitVhost:
+        for argv in (["add_vhost", self.name], ["set_permissions", "-p", self.name, "guest", ".*", ".*", ".*"]):
+            subprocess.run(["rabbitmqctl", "-q", *argv], check=True, capture_output=True, timeout=60)
+        return self
+
+    def delete(self) -> None:
+        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", self.name], capture_output=True, timeout=60)
 
 
 @dataclass

@@ -16,6 +16,7 @@ class Queue(StrEnum):
 
 class TaskName(StrEnum):
     ORDERS_HANDLE_STATUS_CHANGE = "orders.handle_status_change"
+    ORDERS_RECONCILE = "orders.reconcile"
     PROFILES_RESOLVE_IDENTITY = "profiles.resolve_identity"
     CLEVERTAP_UPLOAD_EVENT = "clevertap.upload_event"
     CLEVERTAP_FLUSH_OUTBOX = "clevertap.flush_outbox"
@@ -28,6 +29,7 @@ class TaskName(StrEnum):
 
 ROUTES: dict[str, dict[str, str]] = {
     TaskName.ORDERS_HANDLE_STATUS_CHANGE: {"queue": Queue.ORDERS},
+    TaskName.ORDERS_RECONCILE: {"queue": Queue.ORDERS},
     TaskName.PROFILES_RESOLVE_IDENTITY: {"queue": Queue.PROFILES},
     TaskName.CLEVERTAP_UPLOAD_EVENT: {"queue": Queue.CLEVERTAP},
     TaskName.CLEVERTAP_FLUSH_OUTBOX: {"queue": Queue.CLEVERTAP},

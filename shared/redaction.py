@@ -11,7 +11,7 @@ from shared.settings import Settings
 
 def secret_values(settings: Settings) -> list[str]:
     """Every credential in ``settings``, longest first so that overlapping ones are fully masked."""
-    values = [v for v in (settings.admin_token, settings.flower_basic_auth) if v]
+    values = [v for v in (settings.admin_token, settings.admin_token_previous, settings.flower_basic_auth) if v]
     for account in settings.accounts.values():
         values += [getattr(account, name) for name, info in type(account).model_fields.items()
                    if info.annotation in (SecretStr, SecretStr | None)]

@@ -62,6 +62,8 @@ class AccountSettings(BaseModel):
     clevertap_region: Region
     clevertap_base_url: str = "https://{region}.api.clevertap.com"
     hook_secret: SecretStr
+    # During a rotation both are accepted: set the new one, keep the old one here until VTEX sends the new.
+    hook_secret_previous: SecretStr | None = None
     integration_email: str | None = None
     catalog_sync: bool = True
     charged_only_when_approved: bool = True
@@ -130,6 +132,11 @@ class AccountSettings(BaseModel):
     def name(self) -> str:
         return self.vtex_account
 
+    def hook_secrets(self) -> list[bytes]:
+        """The secrets a hook may carry: the current one and, during a rotation, the previous."""
+        return [s.get_secret_value().encode() for s in (self.hook_secret, self.hook_secret_previous)
+                if s is not None and s.get_secret_value()]
+
     @property
     def vtex_url(self) -> str:
         return self.vtex_base_url.replace("{account}", self.vtex_account)
@@ -144,13 +151,19 @@ class AccountSettings(BaseModel):
 
 
 class RetryPolicy(BaseModel):
-    """How often and how patiently a task retries a transient error."""
+    """How patiently transient errors are retried: for ``window_s`` after the first failure,
+    and at most ``max_attempts`` tries if that is set (0: no cap)."""
 
     model_config = ConfigDict(frozen=True)
 
-    max_attempts: int = Field(default=12, ge=1)
+    window_s: float = Field(default=24 * 3600, gt=0)
+    max_attempts: int = Field(default=0, ge=0)
     backoff_base: float = Field(default=2.0, gt=0)
-    backoff_max: float = Field(default=600.0, gt=0)
+    backoff_max: float = Field(default=300.0, gt=0)
+
+    def exhausted(self, attempts: int, first_failed_at: float, now: float) -> bool:
+        """Whether ``attempts`` tries, the first failing at ``first_failed_at``, are all we make."""
+        return bool(self.max_attempts and attempts >= self.max_attempts) or now - first_failed_at >= self.window_s
 
 
 class Settings(BaseModel):
@@ -161,6 +174,7 @@ class Settings(BaseModel):
     broker_url: str = "redis://localhost:6379/0"
     redis_url: str = "redis://localhost:6379/1"
     admin_token: SecretStr | None = None
+    admin_token_previous: SecretStr | None = None
     flower_basic_auth: SecretStr | None = None
     visibility_timeout: int = Field(default=1800, ge=10)
     task_time_limit: int = Field(default=120, ge=5)
@@ -169,6 +183,9 @@ class Settings(BaseModel):
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     retry: RetryPolicy = RetryPolicy()
+    # An accepted event with no sign of life for this long is settled or republished.
+    reconcile_grace_minutes: float = Field(default=15.0, gt=0)
+    reconcile_interval_s: float = Field(default=300.0, gt=0)
     catalog_sync_cron: str = "0 3 * * *"
     catalog_sync_timezone: str = "UTC"
     catalog_chunk_size: int = Field(default=1000, ge=1, le=10000)
@@ -178,7 +195,7 @@ class Settings(BaseModel):
     catalog_content_type: str | None = None
     accounts: dict[str, AccountSettings]
 
-    @field_validator("admin_token", "flower_basic_auth")
+    @field_validator("admin_token", "admin_token_previous", "flower_basic_auth")
     @classmethod
     def _empty_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
         # An empty token would let an empty Authorization header in.
@@ -226,6 +243,10 @@ class Settings(BaseModel):
             )
         return self
 
+    def admin_tokens(self) -> list[bytes]:
+        """The admin tokens accepted: the current one and, during a rotation, the previous."""
+        return [t.get_secret_value().encode() for t in (self.admin_token, self.admin_token_previous) if t]
+
     def account(self, name: str) -> AccountSettings:
         """Return one account's settings.
 
@@ -249,6 +270,7 @@ class _EnvSettings(BaseSettings):
     broker_url: str = "redis://localhost:6379/0"
     redis_url: str = "redis://localhost:6379/1"
     admin_token: SecretStr | None = None
+    admin_token_previous: SecretStr | None = None
     flower_basic_auth: SecretStr | None = None
     visibility_timeout: int = 1800
     task_time_limit: int = 120
@@ -256,9 +278,12 @@ class _EnvSettings(BaseSettings):
     dedupe_ttl_days: int = 90
     log_format: str = "text"
     log_level: str = "INFO"
-    retry_max_attempts: int = 12
+    retry_window_hours: float = 24.0
+    retry_max_attempts: int = 0
     retry_backoff_base: float = 2.0
-    retry_backoff_max: float = 600.0
+    retry_backoff_max: float = 300.0
+    reconcile_grace_minutes: float = 15.0
+    reconcile_interval_s: float = 300.0
     catalog_sync_cron: str = "0 3 * * *"
     catalog_sync_timezone: str = "UTC"
     catalog_chunk_size: int = 1000
@@ -277,6 +302,7 @@ class _EnvSettings(BaseSettings):
     clevertap_region: str | None = None
     clevertap_base_url: str | None = None
     hook_secret: SecretStr | None = None
+    hook_secret_previous: SecretStr | None = None
     integration_email: str | None = None
     catalog_sync: bool | None = None
     charged_only_when_approved: bool | None = None
@@ -330,6 +356,7 @@ def load_settings() -> Settings:
             broker_url=raw.broker_url,
             redis_url=raw.redis_url,
             admin_token=raw.admin_token,
+            admin_token_previous=raw.admin_token_previous,
             flower_basic_auth=raw.flower_basic_auth,
             visibility_timeout=raw.visibility_timeout,
             task_time_limit=raw.task_time_limit,
@@ -337,8 +364,9 @@ def load_settings() -> Settings:
             dedupe_ttl_days=raw.dedupe_ttl_days,
             log_format=raw.log_format.lower(),
             log_level=raw.log_level.upper(),
-            **{k: v for k, v in fields.items() if k.startswith("catalog_") and k in Settings.model_fields},
+            **{k: v for k, v in fields.items() if k.startswith(("catalog_", "reconcile_")) and k in Settings.model_fields},
             retry=RetryPolicy(
+                window_s=raw.retry_window_hours * 3600,
                 max_attempts=raw.retry_max_attempts,
                 backoff_base=raw.retry_backoff_base,
                 backoff_max=raw.retry_backoff_max,
@@ -348,7 +376,7 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         def name_of(loc: list[str]) -> str:
             if len(loc) > 1 and loc[0] == "retry":
-                return _env_name("retry_" + loc[1])
+                return _env_name("retry_window_hours" if loc[1] == "window_s" else "retry_" + loc[1])
             return _env_name(loc[0]) if loc else _env_name("visibility_timeout")
 
         raise _config_error(exc, name_of) from None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +16,7 @@ import redis
 from celery import Task
 
 from shared.backoff import retry_countdown
+from shared.celery_config import is_amqp
 from shared.errors import Throttled, TransientError
 from shared.logs import log_context
 from shared.names import TaskName
@@ -22,6 +24,18 @@ from workers.app import app
 from workers.services import services
 
 log = logging.getLogger(__name__)
+
+FIRST_FAILURE_HEADER = "vtexct_first_failure"
+# RabbitMQ's native delayed delivery counts whole seconds and refuses a countdown that rounds to 0.
+_WHOLE_SECONDS = is_amqp(app.conf.broker_url or "")
+
+
+def countdown(seconds: float | None) -> float | None:
+    """A countdown the broker accepts: on RabbitMQ at least one second."""
+    if seconds is None or seconds <= 0:
+        return None
+    return max(1.0, seconds) if _WHOLE_SECONDS else seconds
+
 
 # Worth another try: the typed transient errors of our clients, and the state store being
 # briefly unreachable (a restart or a failover), which says nothing about the work itself.
@@ -86,15 +100,22 @@ def _retrying(body: Callable[..., Any]) -> Callable[..., Any]:
                 outcome = body(self, *args, **kwargs)
             except Throttled as exc:
                 # Our own rate limit, not a failure: run again when the slot frees up, same try count.
-                self.signature_from_request(countdown=exc.retry_after, retries=self.request.retries).apply_async()
+                self.signature_from_request(countdown=countdown(exc.retry_after),
+                                            retries=self.request.retries).apply_async()
                 return "throttled"
             # Only errors that say another try can help are retried; the rest fail at once.
             except RETRYABLE as exc:
                 policy = services().settings.retry
+                headers = dict(self.request.headers or {})
+                first = float(headers.setdefault(FIRST_FAILURE_HEADER, time.time()))
+                if policy.exhausted(self.request.retries + 1, first, time.time()):
+                    raise
+                # The first failure's time travels with the retries, so the window spans all of them.
                 raise self.retry(
                     exc=exc,
-                    countdown=retry_countdown(policy, self.request.retries, getattr(exc, "retry_after", None)),
-                    max_retries=policy.max_attempts - 1,
+                    countdown=countdown(retry_countdown(policy, self.request.retries, getattr(exc, "retry_after", None))),
+                    max_retries=None,
+                    headers=headers,
                 ) from None
             log.info("done: %s", outcome if isinstance(outcome, str) else "ok", extra={"outcome": str(outcome)[:200]})
             return outcome
@@ -118,8 +139,8 @@ def task(name: TaskName, **options: Any) -> Callable[[Callable[..., Any]], Task]
     return register
 
 
-def enqueue(name: TaskName, kwargs: dict[str, Any], countdown: float | None = None) -> None:
-    """Publish the next step by name; its queue comes from the routes in :mod:`shared.names`."""
+def enqueue(name: TaskName, kwargs: dict[str, Any], delay: float | None = None) -> None:
+    """Publish the next step by name, after ``delay`` seconds; its queue comes from :mod:`shared.names`."""
     # ignore_result: the next step's outcome is never read back, so do not subscribe to it.
-    app.send_task(str(name), kwargs=kwargs, ignore_result=True, countdown=countdown)
+    app.send_task(str(name), kwargs=kwargs, ignore_result=True, countdown=countdown(delay))
 

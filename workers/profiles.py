@@ -4,11 +4,11 @@ from shared.names import TaskName
 from shared.orders import pipeline
 from shared.orders.pending import EventRef
 from workers.base import task
-from workers.services import services
+from workers.services import services, settle_failed_event
 from workers.uploads import queue_for_upload
 
 
-@task(TaskName.PROFILES_RESOLVE_IDENTITY)
+@task(TaskName.PROFILES_RESOLVE_IDENTITY, on_final_failure=settle_failed_event)
 def resolve_identity(self, *, account: str, order_id: str, state: str, changed_at: str) -> str:
     """Look the customer up in Master Data ``CL`` again, then queue the event for CleverTap.
 
@@ -17,9 +17,11 @@ def resolve_identity(self, *, account: str, order_id: str, state: str, changed_a
     """
     ref = EventRef.from_kwargs(account, order_id, state, changed_at)
     svc = services()
+    svc.journal(account).touch(ref)
     svc.limiter(account, "md").acquire_or_throttle()
     vtex = svc.vtex(account)
     event = pipeline.load_identified(ref, vtex, vtex, svc.options(account), svc.pending, svc.ledger)
     if event is None:
+        svc.journal(account).settle(ref)
         return "skipped"
     return queue_for_upload(svc, ref)

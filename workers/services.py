@@ -20,8 +20,9 @@ from shared.deliveries import DeliveryCounters
 from shared.failures import FailureStore
 from shared.idempotency import Ledger
 from shared.orders.mapping import EventOptions
+from shared.orders.journal import Journal
 from shared.orders.outbox import Outbox
-from shared.orders.pending import PendingStore
+from shared.orders.pending import EventRef, PendingStore
 from shared.ratelimit import RateLimiter
 from shared.semaphore import RedisSemaphore
 from shared.redaction import redactor
@@ -61,6 +62,9 @@ class Services:
             budget = getattr(self.account(name), f"{endpoint.split('_')[0]}_rate_per_min")
             self._limiters[(name, endpoint)] = RateLimiter(self.redis, name, endpoint, budget)
         return self._limiters[(name, endpoint)]
+
+    def journal(self, name: str) -> Journal:
+        return Journal(self.redis, name)
 
     def outbox(self, name: str) -> Outbox:
         return Outbox(self.redis, name)
@@ -103,3 +107,9 @@ def services() -> Services:
     from workers.app import settings
 
     return build_services(settings)
+
+
+def settle_failed_event(kwargs: dict, exc: BaseException) -> None:
+    """An order-event task failed for good: its failure-store entry now answers for the event."""
+    services().journal(kwargs["account"]).settle(EventRef.from_kwargs(**{k: kwargs[k] for k in (
+        "account", "order_id", "state", "changed_at")}))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.backoff import retry_countdown
 from shared.errors import IntegrationError
 from shared.keys import account_key
 from shared.names import TaskName
@@ -12,7 +11,7 @@ from shared.orders import pipeline
 from shared.orders.flush import FlushPolicy, flush
 from shared.orders.pending import EventRef
 from workers.base import enqueue, task
-from workers.services import Services, services
+from workers.services import Services, services, settle_failed_event
 
 
 def _schedule_flush(svc: Services, account: str, size: int) -> None:
@@ -25,7 +24,7 @@ def _schedule_flush(svc: Services, account: str, size: int) -> None:
         if svc.redis.set(account_key(account, "outbox", "flush-now"), 1, nx=True, px=50):
             enqueue(TaskName.CLEVERTAP_FLUSH_OUTBOX, {"account": account})
     elif svc.redis.set(account_key(account, "outbox", "flush-timer"), 1, nx=True, px=wait_ms):
-        enqueue(TaskName.CLEVERTAP_FLUSH_OUTBOX, {"account": account}, countdown=wait_ms / 1000)
+        enqueue(TaskName.CLEVERTAP_FLUSH_OUTBOX, {"account": account}, delay=wait_ms / 1000)
 
 
 def queue_for_upload(svc: Services, ref: EventRef) -> str:
@@ -37,7 +36,7 @@ def queue_for_upload(svc: Services, ref: EventRef) -> str:
     return "queued"
 
 
-@task(TaskName.CLEVERTAP_UPLOAD_EVENT)
+@task(TaskName.CLEVERTAP_UPLOAD_EVENT, on_final_failure=settle_failed_event)
 def upload_event(self, *, account: str, order_id: str, state: str, changed_at: str) -> str:
     """Queue one event for CleverTap, rebuilding what is missing: a requeue from the failure store lands here.
 
@@ -45,9 +44,11 @@ def upload_event(self, *, account: str, order_id: str, state: str, changed_at: s
     """
     ref = EventRef.from_kwargs(account, order_id, state, changed_at)
     svc = services()
+    svc.journal(account).touch(ref)
     vtex = svc.vtex(account)
     event = pipeline.load_identified(ref, vtex, vtex, svc.options(account), svc.pending, svc.ledger)
     if event is None:
+        svc.journal(account).settle(ref)
         return "skipped"
     return queue_for_upload(svc, ref)
 
@@ -75,12 +76,12 @@ def flush_outbox(self, *, account: str) -> str:
             svc.failures.record(task=str(TaskName.CLEVERTAP_UPLOAD_EVENT), account=account, kwargs=ref.to_kwargs(),
                                 reason=error.reason, error_type=type(error).__name__, message=str(error),
                                 code=error.code, attempts=attempts, task_id=self.request.id)
+            svc.journal(account).settle(ref)
 
         policy = FlushPolicy(
             max_records=settings.clevertap_batch_size,
             lease_ms=int(svc.settings.http_timeout * 3 * 1000),
-            max_attempts=svc.settings.retry.max_attempts,
-            backoff=lambda attempts, retry_after: retry_countdown(svc.settings.retry, attempts, retry_after),
+            retry=svc.settings.retry,
         )
         outbox = svc.outbox(account)
         report = flush(outbox, svc.pending, svc.ledger, svc.clevertap(account), rebuild, park, policy)
@@ -88,10 +89,11 @@ def flush_outbox(self, *, account: str) -> str:
         slots.release(self.request.id)
     if report.delivered:
         svc.deliveries.add(account, len(report.delivered))
+        svc.journal(account).settle(*report.delivered)
     if outbox.due():
         enqueue(TaskName.CLEVERTAP_FLUSH_OUTBOX, {"account": account})
     if report.next_due_s is not None:
-        enqueue(TaskName.CLEVERTAP_FLUSH_OUTBOX, {"account": account}, countdown=report.next_due_s)
+        enqueue(TaskName.CLEVERTAP_FLUSH_OUTBOX, {"account": account}, delay=report.next_due_s)
     return report.summary()
 
 

@@ -9,15 +9,18 @@ event in the failure store.  A batch is never settled by its HTTP status alone.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.backoff import retry_countdown
 from shared.errors import IntegrationError, RecordRejected, RecordRetryable, TransientError
 from shared.idempotency import Ledger
 from shared.orders.outbox import Outbox
 from shared.orders.pending import EventRef, PendingEvent, PendingStore
 from shared.orders.pipeline import EVENT, PROFILE, RecordSink
+from shared.settings import RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +33,8 @@ class FlushPolicy:
     max_records: int = 1000
     #: How long a flusher owns what it leased; longer than one upload can take.
     lease_ms: int = 60_000
-    max_attempts: int = 12
-    #: Seconds to wait before attempt ``n + 1``, given the server's ``Retry-After``.
-    backoff: Callable[[int, float | None], float] = lambda attempts, retry_after: 1.0
+    #: How long and how often an event is retried, and how long between tries.
+    retry: RetryPolicy = RetryPolicy()
 
 
 @dataclass
@@ -135,11 +137,11 @@ def flush(
 
 def _retry_or_park(outbox: Outbox, refs: list[EventRef], error: IntegrationError, park: Park, policy: FlushPolicy,
                    report: FlushReport) -> None:
-    """Transient errors come back later with backoff until the attempts run out; the rest are parked."""
-    attempts = outbox.attempts(refs)
+    """Transient errors come back later with backoff until the retry window closes; the rest are parked."""
+    now = time.time()
     again, parked = [], []
-    for ref, tried in zip(refs, attempts):
-        if isinstance(error, TransientError) and tried + 1 < policy.max_attempts:
+    for ref, (tried, first) in zip(refs, outbox.history(refs)):
+        if isinstance(error, TransientError) and not policy.retry.exhausted(tried + 1, first or now, now):
             again.append((ref, tried))
         else:
             parked.append((ref, tried))
@@ -149,7 +151,7 @@ def _retry_or_park(outbox: Outbox, refs: list[EventRef], error: IntegrationError
     report.parked += len(parked)
     if again:
         # One delay for the group: they failed together, and their attempt counts move together.
-        delay = policy.backoff(max(t for _, t in again), getattr(error, "retry_after", None))
+        delay = retry_countdown(policy.retry, max(t for _, t in again), getattr(error, "retry_after", None))
         outbox.later([ref for ref, _ in again], int(delay * 1000))
         report.retried += len(again)
         report.next_due_s = delay if report.next_due_s is None else min(report.next_due_s, delay)

@@ -28,6 +28,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 for i = 2, #ARGV do
   redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[1]), ARGV[i])
   redis.call('HINCRBY', KEYS[2], ARGV[i], 1)
+  redis.call('HSETNX', KEYS[3], ARGV[i], now)
 end
 return 0
 """
@@ -58,6 +59,7 @@ class Outbox:
         self.account = account
         self.key = account_key(account, "outbox")
         self.attempts_key = account_key(account, "outbox", "attempts")
+        self.first_failure_key = account_key(account, "outbox", "first_failure")
         self._redis = client
         self._add = client.register_script(_ADD)
         self._lease = client.register_script(_LEASE)
@@ -77,12 +79,14 @@ class Outbox:
             with self._redis.pipeline() as pipe:
                 pipe.zrem(self.key, *members)
                 pipe.hdel(self.attempts_key, *members)
+                pipe.hdel(self.first_failure_key, *members)
                 pipe.execute()
 
     def later(self, refs: list[EventRef], delay_ms: int) -> None:
         """Send these again in ``delay_ms``, counting one more attempt for each."""
         if refs:
-            self._later(keys=[self.key, self.attempts_key], args=[max(0, int(delay_ms)), *map(encode, refs)])
+            self._later(keys=[self.key, self.attempts_key, self.first_failure_key],
+                        args=[max(0, int(delay_ms)), *map(encode, refs)])
 
     def release(self, refs: list[EventRef]) -> None:
         """Give leased events back, due now, without counting an attempt (the batch was full)."""
@@ -90,10 +94,21 @@ class Outbox:
             self._redis.zadd(self.key, {encode(r): 0 for r in refs}, xx=True)
 
     def attempts(self, refs: list[EventRef]) -> list[int]:
+        return [tried for tried, _ in self.history(refs)]
+
+    def history(self, refs: list[EventRef]) -> list[tuple[int, float | None]]:
+        """Failed attempts so far and the time of the first failure (epoch seconds), per event."""
         if not refs:
             return []
-        values = self._redis.hmget(self.attempts_key, [encode(r) for r in refs])
-        return [int(v or 0) for v in values]
+        members = [encode(r) for r in refs]
+        with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hmget(self.attempts_key, members)
+            pipe.hmget(self.first_failure_key, members)
+            tries, firsts = pipe.execute()
+        return [(int(t or 0), int(f) / 1000 if f else None) for t, f in zip(tries, firsts)]
+
+    def has(self, ref: EventRef) -> bool:
+        return self._redis.zscore(self.key, encode(ref)) is not None
 
     def size(self) -> int:
         return int(self._redis.zcard(self.key))

@@ -13,7 +13,7 @@ import pytest
 import redis
 import requests
 
-from shared.devstack import RedisServer, broker_idle, start_receiver, start_worker, wait_until
+from shared.devstack import RabbitVhost, RedisServer, broker_idle, start_receiver, start_worker, wait_until
 from shared.failures import Failure, FailureStore
 from shared.names import Queue
 from shared.sandbox import Sandbox, SandboxAccount, SandboxControl
@@ -45,12 +45,27 @@ def sandbox():
     running.stop()
 
 
+# The broker under test: redis (the default) or amqp (RabbitMQ on 127.0.0.1:5672, a vhost of its own).
+BROKER = os.environ.get("VTEXCT_TEST_BROKER", "redis")
+
+
 @pytest.fixture(scope="session")
-def stack_env(redis_server, sandbox):
+def broker_url(redis_server):
+    if BROKER == "redis":
+        yield redis_server.url(0)
+        return
+    assert BROKER == "amqp", f"VTEXCT_TEST_BROKER must be redis or amqp, not {BROKER!r}"
+    vhost = RabbitVhost().create()
+    yield vhost.url()
+    vhost.delete()
+
+
+@pytest.fixture(scope="session")
+def stack_env(redis_server, sandbox, broker_url):
     return {
         **{k: v for k, v in os.environ.items() if not k.startswith("VTEXCT_")},
         **ACCOUNT_ENV,
-        "VTEXCT_BROKER_URL": redis_server.url(0),
+        "VTEXCT_BROKER_URL": broker_url,
         "VTEXCT_REDIS_URL": redis_server.url(1),
         "VTEXCT_VTEX_BASE_URL": sandbox.vtex_base_url,
         "VTEXCT_CLEVERTAP_BASE_URL": sandbox.clevertap_base_url,
@@ -104,6 +119,19 @@ def receiver_url(stack_env, log_dir):
     child.stop()
 
 
+@pytest.fixture(scope="session")
+def publisher(stack_env):
+    """Publishes by task name with the stack's own Celery configuration, as the receiver does."""
+    from unittest import mock
+
+    from shared.publisher import CeleryPublisher
+    from shared.settings import load_settings
+
+    with mock.patch.dict(os.environ, stack_env, clear=True):
+        settings = load_settings()
+    return CeleryPublisher(settings)
+
+
 @pytest.fixture
 def control(sandbox):
     control = SandboxControl(sandbox.url)
@@ -122,11 +150,11 @@ def failures(state):
 
 
 @pytest.fixture
-def settle(redis_server):
+def settle(broker_url):
     """Wait until the broker holds no message for any queue, then a little longer."""
 
     def wait(timeout: float = 30.0) -> None:
-        wait_until(lambda: broker_idle(redis_server.url(0), QUEUES), timeout, "the queues to drain", interval=0.1)
+        wait_until(lambda: broker_idle(broker_url, QUEUES), timeout, "the queues to drain", interval=0.2)
         time.sleep(0.3)
 
     return wait

@@ -93,13 +93,13 @@ def test_second_sync_replaces_and_an_unchanged_one_skips_the_upload(receiver_url
     assert len(uploaded_csv(control)) == 122
 
 
-def test_a_held_lock_keeps_a_second_trigger_out(receiver_url, control, stack_env):
+def test_a_held_lock_keeps_a_second_trigger_out(receiver_url, control, stack_env, publisher):
     control.catalog(ACCOUNT, 300, 0.0, 0.0)
     control.faults(catalog_sku={"latency_ms": 20})
     first = start(receiver_url)
     second = start(receiver_url)
-    beat = Celery(broker=stack_env["VTEXCT_BROKER_URL"], set_as_current=False)
-    beat.send_task("catalog.sync_due_accounts", queue="catalog")
+    # What beat sends every day: with the lock held it starts nothing.
+    publisher.publish("catalog.sync_due_accounts", {})
     cli = subprocess.run([sys.executable, "-m", "shared.cli", "catalog-sync"], env=stack_env,
                          capture_output=True, text=True, timeout=60)
     record = wait_for_end(receiver_url, first.json()["run_id"])

@@ -6,7 +6,6 @@ import sys
 import time
 
 import pytest
-import redis
 import requests
 
 from shared.devstack import free_port, spawn, wait_until
@@ -76,14 +75,14 @@ def test_failure_list_requeue_delivers_once(receiver_url, control, failures, sta
 
 
 def test_requeue_while_workers_are_down_keeps_counting_attempts(worker, receiver_url, control, failures,
-                                                                 stack_env, settle, redis_server):
+                                                                 stack_env, settle, publisher):
     first = _failing_event(control, receiver_url, failures, "v2002ops-01")
     settle()
     worker.stop()
     try:
         control.faults(clevertap={"script": [401]})
         requeued = vtexct(stack_env, "failed", "requeue", first.id)
-        waiting = redis.Redis.from_url(redis_server.url(0)).llen("clevertap")
+        waiting = publisher.queue_lengths()["clevertap"]
     finally:
         worker.start()
     again = wait_for_failure(failures, lambda f: f.kwargs.get("order_id") == "v2002ops-01")

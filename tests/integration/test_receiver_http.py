@@ -54,16 +54,17 @@ def test_ping_and_health(receiver_url):
     assert ready.status_code == 200 and ready.json()["checks"] == {"broker": True, "redis": True}
 
 
-def test_broker_down_answers_503_fast(stack_env, log_dir):
-    dead = f"redis://127.0.0.1:{free_port()}/0"
-    child, url = start_receiver({**stack_env, "VTEXCT_BROKER_URL": dead, "VTEXCT_REDIS_URL": dead}, log_dir / "dead",
-                                workers=1, threads=2)
+@pytest.mark.parametrize(("dead", "error"), [("VTEXCT_BROKER_URL", "broker_unavailable"),
+                                             ("VTEXCT_REDIS_URL", "state_store_unavailable")])
+def test_broker_or_state_store_down_answers_503_fast(stack_env, log_dir, dead, error):
+    gone = f"redis://127.0.0.1:{free_port()}/0"
+    child, url = start_receiver({**stack_env, dead: gone}, log_dir / f"dead-{error}", workers=1, threads=2)
     try:
         started = time.monotonic()
         response = post_hook(url, hook_body("gen78dead-01"))
         elapsed = time.monotonic() - started
 
-        assert response.status_code == 503 and response.json()["error"] == "broker_unavailable"
+        assert response.status_code == 503 and response.json()["error"] == error
         assert response.headers["Retry-After"]
         # VTEX waits 5 s for an answer; leave room for the network.
         assert elapsed < 4.0

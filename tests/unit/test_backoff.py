@@ -14,6 +14,15 @@ def test_grows_exponentially_with_jitter_in_the_upper_half():
         assert max(waits) - min(waits) > ceiling / 4
 
 
+def test_window_and_attempt_cap():
+    window = RetryPolicy(window_s=3600, max_attempts=0)
+    capped = RetryPolicy(window_s=3600, max_attempts=5)
+
+    assert not window.exhausted(500, first_failed_at=0, now=3599)
+    assert window.exhausted(1, first_failed_at=0, now=3600)
+    assert capped.exhausted(5, first_failed_at=0, now=1) and not capped.exhausted(4, first_failed_at=0, now=1)
+
+
 def test_is_capped():
     assert retry_countdown(POLICY, 30) <= 60
 

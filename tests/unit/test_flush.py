@@ -15,9 +15,11 @@ from shared.orders.outbox import Outbox
 from shared.orders.pending import EventRef, PendingStore
 from shared.sandbox.factory import make_customer, make_order
 from shared.semaphore import RedisSemaphore
+from shared.settings import RetryPolicy
 
 ACCOUNT = "teststore"
-POLICY = FlushPolicy(max_records=1000, lease_ms=60_000, max_attempts=3, backoff=lambda attempts, after: 0.0)
+FAST = RetryPolicy(max_attempts=3, backoff_base=0.001, backoff_max=0.001)
+POLICY = FlushPolicy(max_records=1000, lease_ms=60_000, retry=FAST)
 
 
 class Sink:
@@ -130,6 +132,21 @@ def test_transient_upload_errors_retry_then_park_after_the_last_attempt():
     assert not world.ledger.is_done(Ledger.done_key(ACCOUNT, ref.order_id, ref.state, "event"))
 
 
+def test_transient_errors_are_retried_for_the_whole_window():
+    world = World()
+    ref = world.event(1)
+    window = FlushPolicy(retry=RetryPolicy(window_s=0.3, backoff_base=0.001, backoff_max=0.001))
+    sink = Sink(*[UpstreamUnavailable("503")] * 1000)
+
+    reports = []
+    while not world.parked:
+        reports.append(world.flush(sink, window))
+
+    assert len(reports) > 3 and world.parked[0][0] == ref
+    tried, first = world.outbox.history([ref])[0]
+    assert (tried, first) == (0, None)  # parked: the outbox forgot it
+
+
 def test_a_refused_request_parks_the_whole_batch_at_once():
     world = World()
     refs = [world.event(n) for n in range(2)]
@@ -145,7 +162,7 @@ def test_batches_respect_the_record_limit():
     for n in range(3):
         world.event(n)
     sink = Sink()
-    small = FlushPolicy(max_records=4, lease_ms=60_000, max_attempts=3, backoff=lambda a, r: 0.0)
+    small = FlushPolicy(max_records=4, lease_ms=60_000, retry=FAST)
 
     first = world.flush(sink, small)
     second = world.flush(sink, small)
