@@ -11,6 +11,11 @@ from shared.names import ROUTES, Queue, TaskName
 from shared.settings import Settings, cron_schedule
 
 
+def soft_limit(hard: int) -> float:
+    """The soft time limit that goes with a hard one: time for the task to fail cleanly first."""
+    return hard - min(10.0, hard * 0.2)
+
+
 def is_amqp(url: str) -> bool:
     return url.split("://", 1)[0] in ("amqp", "amqps", "pyamqp")
 
@@ -52,7 +57,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # A late-ack task whose broker connection dropped would run again elsewhere; stop it here.
         "worker_cancel_long_running_tasks_on_connection_loss": True,
         "task_time_limit": settings.task_time_limit,
-        "task_soft_time_limit": max(1, settings.task_time_limit - 10),
+        "task_soft_time_limit": soft_limit(settings.task_time_limit),
         # Results are not read back, except by chords, whose tasks opt in.
         "task_ignore_result": True,
         "result_expires": 2 * 24 * 3600,

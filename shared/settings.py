@@ -190,7 +190,7 @@ class Settings(BaseModel):
     catalog_sync_timezone: str = "UTC"
     catalog_chunk_size: int = Field(default=1000, ge=1, le=10000)
     catalog_fetch_threads: int = Field(default=8, ge=1, le=64)
-    catalog_task_time_limit: int = Field(default=900, ge=30)
+    catalog_task_time_limit: int = Field(default=900, ge=5)
     catalog_lock_ttl: int = Field(default=6 * 3600, ge=60)
     catalog_content_type: str | None = None
     accounts: dict[str, AccountSettings]

@@ -14,6 +14,7 @@ from typing import Any
 
 import redis
 from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
 
 from shared.backoff import retry_countdown
 from shared.celery_config import is_amqp
@@ -37,9 +38,10 @@ def countdown(seconds: float | None) -> float | None:
     return max(1.0, seconds) if _WHOLE_SECONDS else seconds
 
 
-# Worth another try: the typed transient errors of our clients, and the state store being
-# briefly unreachable (a restart or a failover), which says nothing about the work itself.
-RETRYABLE = (TransientError, redis.ConnectionError, redis.TimeoutError)
+# Worth another try: the typed transient errors of our clients; the state store being briefly
+# unreachable (a restart or a failover), which says nothing about the work itself; and a task
+# that ran out of time, usually waiting on a slow upstream (every step is idempotent).
+RETRYABLE = (TransientError, redis.ConnectionError, redis.TimeoutError, SoftTimeLimitExceeded)
 
 
 class BaseTask(Task):

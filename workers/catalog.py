@@ -8,6 +8,7 @@ from typing import Any
 from celery import chord
 
 from shared.catalog import sync
+from shared.celery_config import soft_limit
 from shared.catalog.runs import FAILED, FETCHING, LISTING, STARTED, Run, SyncInProgress
 from shared.clients.s3 import put_presigned
 from shared.names import TaskName
@@ -19,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 # Catalog tasks page through a whole store; they get their own, longer limits.
-LONG = {"time_limit": settings.catalog_task_time_limit, "soft_time_limit": settings.catalog_task_time_limit - 10}
+LONG = {"time_limit": settings.catalog_task_time_limit, "soft_time_limit": soft_limit(settings.catalog_task_time_limit)}
 
 
 def _fail_run(kwargs: dict[str, Any], exc: BaseException) -> None:

@@ -60,6 +60,8 @@ def flush_outbox(self, *, account: str) -> str:
     Safe to run any number of times at once: events are leased, so each goes to one flusher.
     """
     svc = services()
+    if not svc.outbox(account).due():
+        return "nothing due"
     slots = svc.clevertap_slots(account)
     if not slots.acquire(self.request.id):
         # All slots busy: the flushers holding them will drain what is due.

@@ -108,12 +108,10 @@ def flush(
         _retry_or_park(outbox, list(dict.fromkeys(ref for ref, _, _, _ in batch)), exc, park, policy, report)
         return report
 
+    ledger.mark_done(*(key for index, (_, _, key, _) in enumerate(batch) if index not in result.failed))
     outcome: dict[EventRef, list[Any]] = {}
-    for index, (ref, kind, key, _) in enumerate(batch):
-        failure = result.failed.get(index)
-        if failure is None:
-            ledger.mark_done(key)
-        outcome.setdefault(ref, []).append((kind, failure))
+    for index, (ref, kind, _, _) in enumerate(batch):
+        outcome.setdefault(ref, []).append((kind, result.failed.get(index)))
     for ref, results in outcome.items():
         failures = [(kind, f) for kind, f in results if f is not None]
         if not failures:

@@ -115,5 +115,5 @@ class Outbox:
 
     def due(self) -> int:
         """Events that may be sent now (none leased, none waiting for a retry)."""
-        now_ms = int(self._redis.time()[0]) * 1000
-        return int(self._redis.zcount(self.key, "-inf", now_ms))
+        seconds, micros = self._redis.time()
+        return int(self._redis.zcount(self.key, "-inf", int(seconds) * 1000 + int(micros) // 1000))

@@ -125,7 +125,7 @@ class Sandbox:
                     return Reply(429, {"error": "Too many requests"}, {"Retry-After": str(wait)})
                 window.append(now)
             if faults.error_rate and self._rng.random() < faults.error_rate:
-                return Reply(503, {"error": "Service unavailable (injected)"})
+                return Reply(faults.error_status, {"error": f"injected {faults.error_status}"})
         return None
 
     def dispatch(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> Reply:
@@ -143,16 +143,20 @@ class Sandbox:
                 self.state.count(f"{service}:401")
                 return Reply(401, {"error": "unauthorized"})
             faults = self.state.faults[service]
-            if faults.latency_ms:
-                time.sleep(faults.latency_ms / 1000)
             key = (service, call.account)
+            # A request is in flight for its whole latency: that is what a concurrency cap counts.
             with self.state.lock:
                 self.state.in_flight[key] += 1
                 self.state.max_in_flight[key] = max(self.state.max_in_flight[key], self.state.in_flight[key])
                 over = faults.max_concurrency is not None and self.state.in_flight[key] > faults.max_concurrency
             try:
-                reply = (Reply(429, {"error": "Too many concurrent requests"}) if over else
-                         self._fault(service, call.account) or handler(self.state, call, **params))
+                if over:
+                    # Refused at the door, at once, like CleverTap: a refusal holds no slot for long.
+                    reply = Reply(429, {"error": "Too many concurrent requests"})
+                else:
+                    if faults.latency_ms:
+                        time.sleep(faults.latency_ms / 1000)
+                    reply = self._fault(service, call.account) or handler(self.state, call, **params)
             finally:
                 with self.state.lock:
                     self.state.in_flight[key] -= 1

@@ -33,7 +33,7 @@ class Faults:
     """How one service misbehaves.
 
     :ivar latency_ms: added to every answer.
-    :ivar error_rate: share of requests answered 503.
+    :ivar error_rate: share of requests answered ``error_status`` (503 unless set).
     :ivar script: statuses for the next requests, one consumed per request (200 = behave).
     :ivar rate_per_min: requests per minute per account; beyond it 429 with ``Retry-After``.
     :ivar max_concurrency: requests in flight per account; beyond it 429 (CleverTap allows 15).
@@ -41,6 +41,7 @@ class Faults:
 
     latency_ms: float = 0.0
     error_rate: float = 0.0
+    error_status: int = 503
     script: list[int] = field(default_factory=list)
     rate_per_min: int | None = None
     max_concurrency: int | None = None

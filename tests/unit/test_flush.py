@@ -209,3 +209,10 @@ def test_semaphore_caps_holders_and_frees_dead_ones():
 
     time.sleep(0.01)
     assert short.acquire("alive")
+
+
+def test_a_just_added_event_is_due_at_once():
+    world = World()
+    world.event(1)
+
+    assert world.outbox.due() == 1
