@@ -130,6 +130,30 @@ def test_flower_refuses_to_start_without_auth(stack_env):
     assert refused.returncode == 2 and "VTEXCT_FLOWER_BASIC_AUTH" in refused.stderr
 
 
+def test_secrets_stay_out_of_task_messages_and_error_bodies(worker, receiver_url, publisher, broker_url):
+    # given: a message waiting in the broker, read as any consumer would read it
+    worker.stop()
+    try:
+        post_hook(receiver_url, hook_body("v2006ops-01"))
+        with publisher._app.connection_for_write() as conn, conn.channel() as channel:
+            # The app's own Queue declaration, so a quorum queue on RabbitMQ is read as declared.
+            message = publisher._app.amqp.queues["orders"](channel).get(no_ack=False)
+            raw = json.dumps({"body": message.body.decode() if isinstance(message.body, bytes) else message.body,
+                              "headers": message.headers, "properties": message.properties}, default=str)
+            message.requeue()
+    finally:
+        worker.start()
+    errors = [requests.post(receiver_url + "/hooks/vtex/orders", data=b"{", timeout=5,
+                            headers={"Content-Type": "application/json", "X-Hook-Secret": "wrong"}).text,
+              post_hook(receiver_url, {**hook_body("v2007ops-01"), "Origin": {"Account": ACCOUNT, "Key": "x"}}).text,
+              requests.post(receiver_url + "/catalog/sync", headers={"Authorization": "Bearer nope"}, timeout=5).text]
+
+    assert "v2006ops-01" in raw
+    for name, secret in SENTINELS.items():
+        assert secret not in raw, f"{name} in a task message"
+        assert all(secret not in body for body in errors), f"{name} in an error body"
+
+
 @pytest.mark.usefixtures("worker")
 def test_secrets_stay_out_of_flower_logs_and_the_failure_store(flower_url, receiver_url, control, failures,
                                                               state, log_dir, settle):

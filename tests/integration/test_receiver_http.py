@@ -88,3 +88,28 @@ def test_sandbox_hook_config_pings_the_receiver(receiver_url, sandbox):
     assert accepted.status_code == 200
     assert refused.status_code == 400 and "ping" in refused.json()["error"]
     assert requests.get(url, headers=auth, timeout=10).json()["hook"]["url"].endswith("/hooks/vtex/orders")
+
+
+def test_slow_and_stalled_clients_get_answers_and_leave_the_receiver_serving(receiver_url):
+    import socket
+
+    host, port = receiver_url.removeprefix("http://").split(":")
+    body = json.dumps({"hookConfig": "ping"}).encode()
+    head = (f"POST /hooks/vtex/orders HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+    # A client that stalls after half its headers, and one that dribbles its body a byte at a time.
+    stalled = socket.create_connection((host, int(port)))
+    stalled.sendall(head[:20])
+    slow = socket.create_connection((host, int(port)))
+    slow.sendall(head)
+    for byte in body:
+        slow.sendall(bytes([byte]))
+        time.sleep(0.05)
+    answer = slow.recv(4096).decode()
+
+    healthy = requests.get(receiver_url + "/healthz", timeout=5)
+    stalled.close()
+    slow.close()
+
+    assert answer.startswith("HTTP/1.1 200") and '"pong"' in answer
+    assert healthy.status_code == 200
