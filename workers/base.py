@@ -49,6 +49,9 @@ class BaseTask(Task):
 
     # Retry is decided per exception type in :func:`task`, never by Celery's autoretry.
     autoretry_for = ()
+    # Celery's default of 3 would end every retry after four tries, whatever RetryPolicy says:
+    # ``retry(max_retries=None)`` falls back to this attribute.  The policy alone decides.
+    max_retries = None
     acks_late = True
     reject_on_worker_lost = True
     #: Called with the task's kwargs and the exception once it has failed for good.
@@ -116,7 +119,6 @@ def _retrying(body: Callable[..., Any]) -> Callable[..., Any]:
                 raise self.retry(
                     exc=exc,
                     countdown=countdown(retry_countdown(policy, self.request.retries, getattr(exc, "retry_after", None))),
-                    max_retries=None,
                     headers=headers,
                 ) from None
             log.info("done: %s", outcome if isinstance(outcome, str) else "ok", extra={"outcome": str(outcome)[:200]})

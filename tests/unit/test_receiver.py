@@ -213,3 +213,30 @@ def test_unexpected_error_is_a_json_500_without_details(account_env):
                             {"Content-Type": "application/json", "X-Hook-Secret": SECRET})
 
     assert status.startswith("500") and "SENTINEL" not in json.dumps(body)
+
+
+def test_during_a_rotation_both_hook_secrets_work_and_only_they(account_env, monkeypatch, publisher):
+    monkeypatch.setenv("VTEXCT_HOOK_SECRET", "new-hook-secret")
+    monkeypatch.setenv("VTEXCT_HOOK_SECRET_PREVIOUS", SECRET)
+    app = create_app(load_settings(), publisher)
+
+    statuses = [post(app, hook(), secret=s).status for s in ("new-hook-secret", SECRET, "other", "")]
+
+    assert statuses == [200, 200, 401, 401] and len(publisher.published) == 2
+    monkeypatch.delenv("VTEXCT_HOOK_SECRET_PREVIOUS")
+    assert post(create_app(load_settings(), publisher), hook(), secret=SECRET).status == 401
+
+
+def test_during_a_rotation_both_admin_tokens_work_and_only_they(account_env, monkeypatch):
+    from receiver.admin import authorize
+
+    old = ACCOUNT_ENV["VTEXCT_ADMIN_TOKEN"]
+    monkeypatch.setenv("VTEXCT_ADMIN_TOKEN", "new-admin-token")
+    monkeypatch.setenv("VTEXCT_ADMIN_TOKEN_PREVIOUS", old)
+    settings = load_settings()
+
+    def denied(token):
+        refusal = authorize(Request("POST", "/catalog/sync", {"authorization": f"Bearer {token}"}, b""), settings)
+        return refusal.status if refusal else None
+
+    assert [denied(t) for t in ("new-admin-token", old, "other", "")] == [None, None, 401, 401]
