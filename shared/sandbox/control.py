@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import requests
@@ -51,8 +52,40 @@ class SandboxControl:
         self._post("reject", {"account": account, "order_id": order_id, "codes": codes})
 
     def faults(self, **services: dict[str, Any]) -> None:
-        """Change faults per service, e.g. ``faults(clevertap={"script": [503]}, oms={"latency_ms": 20})``."""
+        """Change faults per service, e.g. ``faults(clevertap={"script": [503]}, oms={"latency_ms": 20})``.
+
+        Add ``"accounts": ["a"]`` to aim a service's faults at those accounts only (``None``: all).
+        """
         self._post("faults", services)
+
+    def current_faults(self) -> dict[str, dict[str, Any]]:
+        return self._get("faults")
+
+    def order_history(self, account: str, count: int, since: str | datetime, until: str | datetime,
+                      **options: Any) -> dict[str, Any]:
+        """Generate ``count`` past orders created evenly over ``[since, until)`` (ISO instants with Z
+        or an offset); options: ``canceled_rate`` (0.1), ``unauthorized_cancel_rate`` (0.5), ``prefix``."""
+        since, until = (t.isoformat() if isinstance(t, datetime) else t for t in (since, until))
+        return self._post("order-history", {"account": account, "count": count, "since": since, "until": until,
+                                            **options})
+
+    def push_feed(self, account: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+        """Queue Feed v3 items (``orderId``, ``state``; optional ``lastState``, ``currentChange``,
+        ``lastChange``, ``domain``).  Returns ``{"count": kept, "dropped": n}``: a ``FromWorkflow``
+        config drops states it does not list; with no config every item is kept."""
+        return self._post("feed", {"account": account, "items": items})
+
+    def feed_stats(self, account: str) -> dict[str, int]:
+        """``{"visible", "invisible", "committed", "retrievals"}``; retrievals counts items handed out."""
+        return self._get("feed", account=account)
+
+    def feed_config(self, account: str) -> dict[str, Any] | None:
+        """The feed config VTEX stored for the account, or ``None``."""
+        return self._get("feed-config", account=account)
+
+    def hook_config(self, account: str) -> dict[str, Any] | None:
+        """The hook config VTEX stored for the account, or ``None``."""
+        return self._get("hook-config", account=account)
 
     def catalog(self, account: str, size: int, inactive_rate: float = 0.05, failing_rate: float = 0.005) -> None:
         self._post("catalog", {"account": account, "size": size, "inactive_rate": inactive_rate,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import random
+import math
 import unicodedata
 import uuid
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 _FIRST = ["Camila", "Rodrigo", "Ana", "João", "Maria", "Lucas", "Beatriz", "Pedro", "Júlia", "Rafael"]
@@ -57,8 +59,15 @@ def make_order(
     coupon: str | None = "",
     discount: int | None = None,
     payments: int = 1,
+    creation_date: str | None = None,
+    authorized_date: str | None = None,
+    last_change: str | None = None,
 ) -> dict[str, Any]:
-    """An OMS order whose totals add up: ``value = Items + Discounts + Shipping + Tax`` (minor units)."""
+    """An OMS order whose totals add up: ``value = Items + Discounts + Shipping + Tax`` (minor units).
+
+    ``creation_date`` and ``authorized_date`` replace the fixed dates (``authorized=False`` still
+    makes ``authorizedDate`` null); ``lastChange`` is present only when ``last_change`` is given.
+    """
     rng = _rng("order", account, order_id)
     lines = []
     for index in range(items):
@@ -106,8 +115,8 @@ def make_order(
         "hostname": account,
         "salesChannel": "1",
         "value": value,
-        "creationDate": "2026-11-27T10:00:00.0000000+00:00",
-        "authorizedDate": "2026-11-27T10:02:11.7010747+00:00" if authorized else None,
+        "creationDate": creation_date or "2026-11-27T10:00:00.0000000+00:00",
+        "authorizedDate": (authorized_date or "2026-11-27T10:02:11.7010747+00:00") if authorized else None,
         "totals": [
             {"id": "Items", "name": "Total dos Itens", "value": items_total},
             {"id": "Discounts", "name": "Total dos Descontos", "value": discounts},
@@ -142,7 +151,56 @@ def make_order(
             "timeZone": "E. South America Standard Time",
         },
         "marketingData": None if coupon is None else {"coupon": coupon, "utmSource": "newsletter"},
+        **({"lastChange": last_change} if last_change else {}),
     }
+
+
+def vtex_date(moment: datetime, *, zulu: bool = False) -> str:
+    """``moment`` as VTEX writes it: seven fractional digits, then ``+00:00`` (OMS) or ``Z`` (feed)."""
+    text = moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0"
+    return text + ("Z" if zulu else "+00:00")
+
+
+def parse_date(text: str) -> datetime:
+    """An ISO instant with ``Z`` or an offset and any number of fractional digits; naive is refused."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"{text!r} has no Z or offset")
+    return moment
+
+
+def _picked(index: int, rate: float) -> bool:
+    """Whether the ``index``-th of a run is in the ``rate`` share: exactly ``floor(n * rate)`` of the
+    first ``n`` are, spread evenly (the epsilon absorbs float error like ``0.29 * 100 = 28.999…``)."""
+    return math.floor((index + 1) * rate + 1e-9) > math.floor(index * rate + 1e-9)
+
+
+def make_order_history(account: str, count: int, since: datetime, until: datetime, *,
+                       canceled_rate: float = 0.1, unauthorized_cancel_rate: float = 0.5,
+                       prefix: str = "hist") -> list[dict[str, Any]]:
+    """``count`` past orders ``{prefix}{i:07d}-01`` created evenly over ``[since, until)``.
+
+    Most are invoiced (authorized 5 min after creation, last changed a day later); a
+    ``canceled_rate`` share is canceled 2 h after creation, and ``unauthorized_cancel_rate`` of
+    those were never authorized.  The same arguments give the same orders.
+    """
+    if count < 0 or until <= since or not (0 <= canceled_rate <= 1 and 0 <= unauthorized_cancel_rate <= 1):
+        raise ValueError("count >= 0, since < until and rates in [0, 1] are required")
+    step = (until - since) / count if count else timedelta(0)
+    orders, canceled = [], 0
+    for index in range(count):
+        created = since + step * index
+        if _picked(index, canceled_rate):
+            authorized = not _picked(canceled, unauthorized_cancel_rate)
+            canceled += 1
+            status, changed = "canceled", created + timedelta(hours=2)
+        else:
+            authorized, status, changed = True, "invoiced", created + timedelta(days=1)
+        orders.append(make_order(account, f"{prefix}{index:07d}-01", status=status, authorized=authorized,
+                                 creation_date=vtex_date(created),
+                                 authorized_date=vtex_date(created + timedelta(minutes=5)),
+                                 last_change=vtex_date(changed)))
+    return orders
 
 
 def make_sku(sku_id: int, *, active: bool = True, store: str = "store") -> dict[str, Any]:

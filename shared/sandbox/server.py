@@ -21,15 +21,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from shared.sandbox import routes
+from shared.sandbox import feed_routes, routes
+from shared.sandbox.factory import make_order_history, parse_date
 from shared.sandbox.routes import Call, Reply
-from shared.sandbox.state import CatalogSpec, SandboxAccount, SandboxState
+from shared.sandbox.state import CatalogSpec, Faults, SandboxAccount, SandboxState
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[..., Reply]
 # (method, path pattern, service for faults, auth scheme, handler)
 _ROUTES: list[tuple[str, re.Pattern[str], str, str, Handler]] = [
+    ("GET", re.compile(r"^/vtex/(?P<account>[^/]+)/api/oms/pvt/orders$"), "oms_list", "vtex", feed_routes.list_orders),
     ("GET", re.compile(r"^/vtex/(?P<account>[^/]+)/api/oms/pvt/orders/(?P<order_id>[^/]+)$"), "oms", "vtex",
      routes.get_order),
     ("GET", re.compile(r"^/vtex/(?P<account>[^/]+)/api/dataentities/CL/search$"), "md", "vtex", routes.search_cl),
@@ -41,6 +43,14 @@ _ROUTES: list[tuple[str, re.Pattern[str], str, str, Handler]] = [
     ("GET", re.compile(r"^/vtex/(?P<account>[^/]+)/api/orders/hook/config$"), "hook", "vtex", routes.get_hook_config),
     ("DELETE", re.compile(r"^/vtex/(?P<account>[^/]+)/api/orders/hook/config$"), "hook", "vtex",
      routes.delete_hook_config),
+    ("POST", re.compile(r"^/vtex/(?P<account>[^/]+)/api/orders/feed/config$"), "feed", "vtex",
+     feed_routes.set_feed_config),
+    ("GET", re.compile(r"^/vtex/(?P<account>[^/]+)/api/orders/feed/config$"), "feed", "vtex",
+     feed_routes.get_feed_config),
+    ("DELETE", re.compile(r"^/vtex/(?P<account>[^/]+)/api/orders/feed/config$"), "feed", "vtex",
+     feed_routes.delete_feed_config),
+    ("GET", re.compile(r"^/vtex/(?P<account>[^/]+)/api/orders/feed$"), "feed", "vtex", feed_routes.get_feed),
+    ("POST", re.compile(r"^/vtex/(?P<account>[^/]+)/api/orders/feed$"), "feed", "vtex", feed_routes.commit_feed),
     ("POST", re.compile(r"^/clevertap/1/upload$"), "clevertap", "clevertap", routes.upload),
     ("POST", re.compile(r"^/clevertap/get_catalog_url$"), "clevertap_catalog", "clevertap", routes.get_catalog_url),
     ("POST", re.compile(r"^/clevertap/upload_catalog_completed$"), "clevertap_catalog", "clevertap",
@@ -111,6 +121,8 @@ class Sandbox:
         state = self.state
         with state.lock:
             faults = state.faults[service]
+            if not faults.applies_to(account):
+                return None
             scripted = faults.script.pop(0) if faults.script else None
             if scripted and scripted != 200:
                 return Reply(scripted, {"error": f"scripted {scripted}"},
@@ -143,6 +155,10 @@ class Sandbox:
                 self.state.count(f"{service}:401")
                 return Reply(401, {"error": "unauthorized"})
             faults = self.state.faults[service]
+            # S3 requests carry no credentials; their key starts with the account that asked for the URL.
+            fault_account = call.account or params.get("key", "").split("/")[0]
+            if not faults.applies_to(fault_account):
+                faults = _NO_FAULTS
             key = (service, call.account)
             # A request is in flight for its whole latency: that is what a concurrency cap counts.
             with self.state.lock:
@@ -156,7 +172,7 @@ class Sandbox:
                 else:
                     if faults.latency_ms:
                         time.sleep(faults.latency_ms / 1000)
-                    reply = self._fault(service, call.account) or handler(self.state, call, **params)
+                    reply = self._fault(service, fault_account) or handler(self.state, call, **params)
             finally:
                 with self.state.lock:
                     self.state.in_flight[key] -= 1
@@ -210,9 +226,40 @@ class Sandbox:
             if method == "POST" and name == "catalog":
                 state.set_catalog(data["account"], CatalogSpec(**{k: v for k, v in data.items() if k != "account"}))
                 return Reply(200, {"status": "ok"})
+            if method == "POST" and name == "order-history":
+                return self._order_history(data)
+            if method == "POST" and name == "feed":
+                kept = state.push_feed(data["account"], data["items"])
+                return Reply(200, {"status": "ok", "count": kept, "dropped": len(data["items"]) - kept})
+            if method == "GET" and name == "feed":
+                with state.lock:
+                    return Reply(200, state.feeds[_required(account)].stats())
+            if method == "GET" and name in ("feed-config", "hook-config"):
+                configs = state.feed_configs if name == "feed-config" else state.hook_configs
+                with state.lock:
+                    return Reply(200, configs.get(_required(account)))
         except (KeyError, TypeError, ValueError) as exc:
             return Reply(400, {"error": f"bad control request: {type(exc).__name__}: {exc}"})
         return Reply(404, {"error": f"no control endpoint {method} {name}"})
+
+    def _order_history(self, data: dict[str, Any]) -> Reply:
+        """``POST /_sandbox/order-history``: generated past orders, fetchable one by one and listed."""
+        options = {k: data[k] for k in ("canceled_rate", "unauthorized_cancel_rate", "prefix") if k in data}
+        orders = make_order_history(data["account"], int(data["count"]), parse_date(data["since"]),
+                                    parse_date(data["until"]), **options)
+        for order in orders:
+            self.state.add_order(data["account"], order)
+        return Reply(200, {"status": "ok", "count": len(orders)})
+
+
+# Stands in for a service's faults on requests of accounts those faults do not target.
+_NO_FAULTS = Faults()
+
+
+def _required(account: str | None) -> str:
+    if not account:
+        raise KeyError("account")
+    return account
 
 
 def _same(given: str | None, expected: str) -> bool:

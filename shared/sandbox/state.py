@@ -13,8 +13,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from shared.sandbox.factory import make_customer, make_order, make_sku
+from shared.sandbox.feed import FeedQueue, new_item
 
-SERVICES = ("oms", "md", "catalog_ids", "catalog_sku", "hook", "clevertap", "clevertap_catalog", "s3")
+SERVICES = ("oms", "oms_list", "md", "catalog_ids", "catalog_sku", "hook", "feed", "clevertap", "clevertap_catalog",
+            "s3")
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,9 @@ class Faults:
     :ivar script: statuses for the next requests, one consumed per request (200 = behave).
     :ivar rate_per_min: requests per minute per account; beyond it 429 with ``Retry-After``.
     :ivar max_concurrency: requests in flight per account; beyond it 429 (CleverTap allows 15).
+    :ivar accounts: the sandbox account names (not CleverTap ids) all of the above applies to;
+        ``None`` means every account.  Other accounts' requests neither suffer these faults nor
+        consume the script.
     """
 
     latency_ms: float = 0.0
@@ -45,6 +50,10 @@ class Faults:
     script: list[int] = field(default_factory=list)
     rate_per_min: int | None = None
     max_concurrency: int | None = None
+    accounts: list[str] | None = None
+
+    def applies_to(self, account: str) -> bool:
+        return self.accounts is None or account in self.accounts
 
 
 @dataclass
@@ -90,6 +99,8 @@ class SandboxState:
             self.catalog_completions: list[dict[str, Any]] = []
             self.existing_catalogs: set[tuple[str, str]] = set()
             self.hook_configs: dict[str, dict[str, Any]] = {}
+            self.feed_configs: dict[str, dict[str, Any]] = {}
+            self.feeds: dict[str, FeedQueue] = collections.defaultdict(FeedQueue)
             self.in_flight: collections.Counter[tuple[str, str]] = collections.Counter()
             self.max_in_flight: collections.Counter[tuple[str, str]] = collections.Counter()
             self.windows: dict[tuple[str, str], collections.deque[float]] = collections.defaultdict(collections.deque)
@@ -100,6 +111,9 @@ class SandboxState:
         if service not in SERVICES:
             raise KeyError(f"unknown service {service!r}; one of {SERVICES}")
         with self.lock:
+            if isinstance(changes.get("accounts"), str):
+                # A bare name would match as a substring ("a" in "ab"); insist on a list.
+                raise TypeError("accounts must be a list of account names or null")
             current = asdict(self.faults[service])
             current.update(changes)
             self.faults[service] = Faults(**current)
@@ -132,6 +146,20 @@ class SandboxState:
     def set_catalog(self, account: str, spec: CatalogSpec) -> None:
         with self.lock:
             self.catalogs[account] = spec
+
+    def push_feed(self, account: str, items: list[dict[str, Any]]) -> int:
+        """Queue feed items; returns how many were kept.
+
+        Like VTEX, a ``FromWorkflow`` config drops items whose state it does not list.  With no
+        config yet every item is kept, so a test may fill the feed before the client configures it.
+        """
+        with self.lock:
+            allowed = (self.feed_configs.get(account) or {}).get("filter", {}).get("status")
+            kept = [new_item(item) for item in items]
+            kept = [item for item in kept if allowed is None or item.state in allowed]
+            for item in kept:
+                self.feeds[account].push(item)
+            return len(kept)
 
     # -- lookups used by the routes ---------------------------------------------------------------
 
