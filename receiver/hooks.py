@@ -11,11 +11,11 @@ from typing import Any
 import redis
 
 from receiver.http import Request, Response, error, ok
-from shared.publisher import PublishError, Publisher
-from shared.names import TaskName
 from shared.orders.hooks import HookBodyError, Ping, is_ping, parse_hook_body
+from shared.orders.intake import submit
 from shared.orders.mapping import HANDLED_STATES
 from shared.orders.pending import EventRef
+from shared.publisher import PublishError, Publisher
 from shared.settings import AccountSettings, Settings
 
 log = logging.getLogger(__name__)
@@ -99,11 +99,7 @@ def handle_order_hook(request: Request, path_account: str | None, settings: Sett
         return ok(status="ignored", order_id=change.order_id, state=change.state)
     ref = EventRef(account.name, change.order_id, change.state, change.changed_at)
     try:
-        # Journal first: an event in the journal but not in the broker is found by the reconciler;
-        # the reverse could not be.
-        if journal is not None:
-            journal(ref)
-        task_id = publisher.publish(TaskName.ORDERS_HANDLE_STATUS_CHANGE, ref.to_kwargs())
+        task_id = submit(ref, journal, publisher.publish)
     except redis.RedisError as exc:
         log.error("journal write failed, answering 503: %s", type(exc).__name__, extra={"account": account.name})
         return error(503, "state_store_unavailable", "could not record the event; retry later", retry_after=BROKER_RETRY_AFTER)

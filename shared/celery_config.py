@@ -91,6 +91,12 @@ def celery_config(settings: Settings) -> dict[str, Any]:
                 "schedule": settings.reconcile_interval_s,
                 "options": {"expires": settings.reconcile_interval_s},
             },
+            # What a hook delivery missed, read back from VTEX's Orders Feed (accounts that opted in).
+            "orders-feed-safety-net": {
+                "task": str(TaskName.ORDERS_POLL_FEEDS),
+                "schedule": settings.feed_poll_interval_s,
+                "options": {"expires": settings.feed_poll_interval_s},
+            },
             "catalog-sync-daily": {
                 "task": str(TaskName.CATALOG_SYNC_DUE_ACCOUNTS),
                 "schedule": cron_schedule(settings.catalog_sync_cron),

@@ -1,4 +1,4 @@
-"""``vtexct``: run the receiver, a worker, the sandbox or the demo, and inspect the configuration."""
+"""``vtexct``: run the receiver, a worker, the sandbox or the demo; set up VTEX; backfill; inspect and operate."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from shared.settings import ConfigError, load_settings
+from shared.settings import AccountSettings, ConfigError, Settings, load_settings
 
 
 def _receiver(args: argparse.Namespace) -> int:
@@ -90,12 +90,46 @@ def _status(args: argparse.Namespace) -> int:
     from shared.ops.status import collect, render
 
     settings = load_settings()
-    if args.account and args.account not in settings.accounts:
-        raise ConfigError(f"account {args.account!r} is not configured")
+    _selected(settings, args.account)  # refuses an account that is not configured
     state, publisher = _state_and_publisher(settings)
-    data = collect(settings, state, publisher, args.account)
+    data = collect(settings, state, publisher, args.account, check_vtex=not args.skip_vtex)
     print(json.dumps(data, indent=2, default=str) if args.json else render(data))
     return 0
+
+
+def _selected(settings: Settings, account: str | None) -> list[AccountSettings]:
+    """The one account asked for, or every account when none was."""
+    if account is None:
+        return list(settings.accounts.values())
+    if account not in settings.accounts:
+        raise ConfigError(f"account {account!r} is not configured")
+    return [settings.accounts[account]]
+
+
+def _notifications(args: argparse.Namespace) -> int:
+    from shared.clients.http import make_session
+    from shared.clients.vtex import VtexClient
+    from shared.ops.notifications import run_command
+    from shared.redaction import redactor
+
+    settings = load_settings()
+    if args.command == "hook" and args.action == "register" and not args.url:
+        raise ConfigError("vtexct hook register needs --url https://<receiver>/hooks/vtex/orders")
+    session = make_session()
+    try:
+        return run_command(args.command, args.action, _selected(settings, args.account),
+                           lambda account: VtexClient(account, settings.http_timeout, session), redactor(settings),
+                           url=args.url, visibility_timeout_s=args.visibility_timeout,
+                           retention_days=args.retention_days)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _backfill(args: argparse.Namespace) -> int:
+    from shared.ops.backfill import backfill_command
+
+    return backfill_command(load_settings(), args.account, args.since, args.until, args.states,
+                            dry_run=args.dry_run, restart=args.restart, max_queue=args.max_queue)
 
 
 def _flower(args: argparse.Namespace) -> int:
@@ -136,7 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = commands.add_parser("worker", help="run a Celery worker (same as celery -A workers worker)")
     worker.add_argument("-Q", "--queues", default="orders,profiles,clevertap")
-    worker.add_argument("-c", "--concurrency", type=int, default=4)
+    # Measured with bench/orders_e2e.py on 2 cores: 16 processes beat 8 and 24 (see the README's Pool choice).
+    worker.add_argument("-c", "--concurrency", type=int, default=16)
     worker.add_argument("-P", "--pool", default="prefork")
     worker.add_argument("--loglevel", default="INFO")
     worker.set_defaults(func=_worker)
@@ -172,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="queues, failures, last catalog sync and deliveries per account")
     status.add_argument("--account")
     status.add_argument("--json", action="store_true")
+    status.add_argument("--skip-vtex", action="store_true", help="do not ask VTEX whether each hook is in place")
     status.set_defaults(func=_status)
 
     flower = commands.add_parser("flower", help="Flower with basic auth, persistent state and task events")
@@ -180,6 +216,28 @@ def build_parser() -> argparse.ArgumentParser:
     flower.add_argument("--db", default="flower.db", help="file of Flower's persistent state")
     flower.add_argument("--insecure", action="store_true", help="start without auth")
     flower.set_defaults(func=_flower)
+
+    for what, actions, help_ in (("hook", ["register", "show", "delete"], "the VTEX Orders hook that pushes to the receiver"),
+                                 ("feed", ["configure", "show", "delete"], "the VTEX Orders Feed v3 of the safety net")):
+        sub = commands.add_parser(what, help=help_)
+        sub.add_argument("action", choices=actions)
+        sub.add_argument("--account", help="only this account (default: every account)")
+        sub.add_argument("--url", help="hook register: the receiver's https://…/hooks/vtex/orders")
+        sub.add_argument("--visibility-timeout", type=int, default=240,
+                         help="feed configure: seconds a read item stays hidden before it comes back")
+        sub.add_argument("--retention-days", type=int, default=4, help="feed configure: 4 to 14")
+        sub.set_defaults(func=_notifications)
+
+    backfill = commands.add_parser("backfill", help="send the events of past orders, resumably")
+    backfill.add_argument("--account", required=True)
+    backfill.add_argument("--since", required=True, help="2026-01-01 or an ISO-8601 instant (creation date)")
+    backfill.add_argument("--until", help="default: now; an open range resumes up to the new now")
+    backfill.add_argument("--states", help="payment-approved,canceled (the default: both)")
+    backfill.add_argument("--dry-run", action="store_true", help="list and count, send nothing")
+    backfill.add_argument("--restart", action="store_true", help="forget where the same backfill stopped")
+    backfill.add_argument("--max-queue", type=int, default=1000,
+                          help="pause while the orders queue holds more than this (0: never pause)")
+    backfill.set_defaults(func=_backfill)
 
     config = commands.add_parser("config", help="validate the configuration and print it, secrets masked")
     config.set_defaults(func=_config)

@@ -17,6 +17,8 @@ class Queue(StrEnum):
 class TaskName(StrEnum):
     ORDERS_HANDLE_STATUS_CHANGE = "orders.handle_status_change"
     ORDERS_RECONCILE = "orders.reconcile"
+    ORDERS_POLL_FEEDS = "orders.poll_feeds"
+    ORDERS_POLL_FEED = "orders.poll_feed"
     PROFILES_RESOLVE_IDENTITY = "profiles.resolve_identity"
     CLEVERTAP_UPLOAD_EVENT = "clevertap.upload_event"
     CLEVERTAP_FLUSH_OUTBOX = "clevertap.flush_outbox"
@@ -30,6 +32,8 @@ class TaskName(StrEnum):
 ROUTES: dict[str, dict[str, str]] = {
     TaskName.ORDERS_HANDLE_STATUS_CHANGE: {"queue": Queue.ORDERS},
     TaskName.ORDERS_RECONCILE: {"queue": Queue.ORDERS},
+    TaskName.ORDERS_POLL_FEEDS: {"queue": Queue.ORDERS},
+    TaskName.ORDERS_POLL_FEED: {"queue": Queue.ORDERS},
     TaskName.PROFILES_RESOLVE_IDENTITY: {"queue": Queue.PROFILES},
     TaskName.CLEVERTAP_UPLOAD_EVENT: {"queue": Queue.CLEVERTAP},
     TaskName.CLEVERTAP_FLUSH_OUTBOX: {"queue": Queue.CLEVERTAP},

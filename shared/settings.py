@@ -3,7 +3,8 @@
 Deployment-wide values (broker, state store, admin token, retry policy) live on
 :class:`Settings`; everything that belongs to one VTEX store lives on
 :class:`AccountSettings`, and ``Settings.accounts`` maps account names to them.  One
-account is read from ``VTEXCT_*`` environment variables; nothing else in the code
+account is read from ``VTEXCT_*`` environment variables, or any number from the TOML file
+that ``VTEXCT_ACCOUNTS_FILE`` names (:mod:`shared.accounts_file`); nothing else in the code
 assumes there is only one.
 """
 
@@ -81,6 +82,8 @@ class AccountSettings(BaseModel):
     clevertap_max_concurrency: int = Field(default=10, ge=1, le=15)
     clevertap_batch_size: int = Field(default=1000, ge=1, le=1000)
     clevertap_batch_wait_ms: int = Field(default=200, ge=0, le=10_000)
+    # Poll the VTEX Orders Feed v3 as well, to catch what a hook delivery missed.
+    feed_safety_net: bool = False
 
     @field_validator("vtex_account")
     @classmethod
@@ -186,6 +189,8 @@ class Settings(BaseModel):
     # An accepted event with no sign of life for this long is settled or republished.
     reconcile_grace_minutes: float = Field(default=15.0, gt=0)
     reconcile_interval_s: float = Field(default=300.0, gt=0)
+    # Feed items stay invisible for 240 s once read; polling more often than that gains little.
+    feed_poll_interval_s: float = Field(default=120.0, ge=5)
     catalog_sync_cron: str = "0 3 * * *"
     catalog_sync_timezone: str = "UTC"
     catalog_chunk_size: int = Field(default=1000, ge=1, le=10000)
@@ -284,6 +289,8 @@ class _EnvSettings(BaseSettings):
     retry_backoff_max: float = 300.0
     reconcile_grace_minutes: float = 15.0
     reconcile_interval_s: float = 300.0
+    feed_poll_interval_s: float = 120.0
+    accounts_file: str | None = None
     catalog_sync_cron: str = "0 3 * * *"
     catalog_sync_timezone: str = "UTC"
     catalog_chunk_size: int = 1000
@@ -316,6 +323,7 @@ class _EnvSettings(BaseSettings):
     clevertap_max_concurrency: int | None = None
     clevertap_batch_size: int | None = None
     clevertap_batch_wait_ms: int | None = None
+    feed_safety_net: bool | None = None
 
 
 _ACCOUNT_FIELDS = tuple(AccountSettings.model_fields)
@@ -334,8 +342,28 @@ def _config_error(error: ValidationError, name_of: Callable[[list[str]], str]) -
     return ConfigError("invalid configuration:\n  " + "\n  ".join(lines))
 
 
+def _accounts(accounts_file: str | None, account_fields: dict[str, Any]) -> dict[str, AccountSettings]:
+    """The accounts: from the accounts file when one is named, else the one in the environment."""
+    if accounts_file:
+        from shared.accounts_file import load_accounts_file
+
+        if account_fields:
+            named = ", ".join(_env_name(k) for k in sorted(account_fields))
+            raise ConfigError(f"invalid configuration:\n  VTEXCT_ACCOUNTS_FILE is set, so account settings belong in "
+                              f"that file; unset {named}")
+        return load_accounts_file(accounts_file)
+    if "vtex_account" not in account_fields:
+        raise ConfigError("invalid configuration:\n  VTEXCT_VTEX_ACCOUNT: is required (or set VTEXCT_ACCOUNTS_FILE)")
+    try:
+        account = AccountSettings(**account_fields)
+    except ValidationError as exc:
+        raise _config_error(exc, lambda loc: _env_name(loc[0]) if loc else _env_name("integration_email")) from None
+    return {account.name: account}
+
+
 def load_settings() -> Settings:
-    """Build and validate :class:`Settings` from the ``VTEXCT_*`` environment variables.
+    """Build and validate :class:`Settings` from the ``VTEXCT_*`` environment variables
+    and, when ``VTEXCT_ACCOUNTS_FILE`` is set, the accounts file it names.
 
     :raises ConfigError: naming every variable that is missing or invalid.
     """
@@ -345,12 +373,7 @@ def load_settings() -> Settings:
         raise _config_error(exc, lambda loc: _env_name(loc[0])) from None
 
     fields = raw.model_dump(exclude_none=True)
-    if "vtex_account" not in fields:
-        raise ConfigError("invalid configuration:\n  VTEXCT_VTEX_ACCOUNT: is required")
-    try:
-        account = AccountSettings(**{k: v for k, v in fields.items() if k in _ACCOUNT_FIELDS})
-    except ValidationError as exc:
-        raise _config_error(exc, lambda loc: _env_name(loc[0]) if loc else _env_name("integration_email")) from None
+    accounts = _accounts(raw.accounts_file, {k: v for k, v in fields.items() if k in _ACCOUNT_FIELDS})
     try:
         return Settings(
             broker_url=raw.broker_url,
@@ -364,14 +387,15 @@ def load_settings() -> Settings:
             dedupe_ttl_days=raw.dedupe_ttl_days,
             log_format=raw.log_format.lower(),
             log_level=raw.log_level.upper(),
-            **{k: v for k, v in fields.items() if k.startswith(("catalog_", "reconcile_")) and k in Settings.model_fields},
+            **{k: v for k, v in fields.items()
+               if k.startswith(("catalog_", "reconcile_", "feed_")) and k in Settings.model_fields},
             retry=RetryPolicy(
                 window_s=raw.retry_window_hours * 3600,
                 max_attempts=raw.retry_max_attempts,
                 backoff_base=raw.retry_backoff_base,
                 backoff_max=raw.retry_backoff_max,
             ),
-            accounts={account.name: account},
+            accounts=accounts,
         )
     except ValidationError as exc:
         def name_of(loc: list[str]) -> str:

@@ -1,14 +1,27 @@
-"""Queue ``orders``: the first step of an order event, and on the usual path the only task."""
+"""Queue ``orders``: the first step of an order event (on the usual path the only task), the
+reconciler, and the Feed v3 safety net."""
+
+import logging
 
 from shared.backoff import retry_countdown
-from shared.errors import TransientError
-from shared.orders.reconcile import reconcile as reconcile_journal
+from shared.errors import IntegrationError, Throttled, TransientError
+from shared.idempotency import Ledger
+from shared.keys import account_key
+from shared.locks import RedisLock
 from shared.names import TaskName
 from shared.orders import pipeline
+from shared.orders.feed import FeedStatus, drain_feed
+from shared.orders.intake import submit
 from shared.orders.pending import EventRef
+from shared.orders.reconcile import reconcile as reconcile_journal
 from workers.base import enqueue, task
 from workers.services import services, settle_failed_event
 from workers.uploads import queue_for_upload
+
+log = logging.getLogger(__name__)
+# A run reads at most this many items (50 reads of 10) and hands the rest to a new run,
+# so that one run stays well inside the task time limit.
+FEED_ITEMS_PER_RUN = 500
 
 
 @task(TaskName.ORDERS_HANDLE_STATUS_CHANGE, on_final_failure=settle_failed_event)
@@ -56,3 +69,46 @@ def reconcile(self) -> str:
             grace_s=svc.settings.reconcile_grace_minutes * 60)
         reports.append(f"{name}: {report.summary()}")
     return "; ".join(reports)
+
+
+@task(TaskName.ORDERS_POLL_FEEDS)
+def poll_feeds(self) -> str:
+    """Beat: a feed poll for every account with the Feed v3 safety net on."""
+    names = [name for name, account in services().settings.accounts.items() if account.feed_safety_net]
+    for name in names:
+        enqueue(TaskName.ORDERS_POLL_FEED, {"account": name})
+    return f"polling {names or 'none'}"
+
+
+@task(TaskName.ORDERS_POLL_FEED)
+def poll_feed(self, *, account: str) -> str:
+    """Submit what the account's Orders Feed holds, commit every item, and record the outcome.
+
+    Not retried: the next beat tick is the retry, and a chain of retries per tick would pile
+    up while VTEX is down.  The error is logged and shown by ``vtexct status``.
+    """
+    svc = services()
+    status = FeedStatus(svc.redis)
+    lock = RedisLock(svc.redis, account_key(account, "feed", "lock"), svc.settings.task_time_limit)
+    if not lock.acquire(self.request.id):
+        return "another poll of this feed is running"
+    journal, limiter = svc.journal(account), svc.limiter(account, "oms_feed")
+    try:
+        report = drain_feed(
+            svc.vtex(account), account,
+            lambda ref: submit(ref, journal.accept, enqueue),
+            lambda ref: svc.ledger.is_done(Ledger.done_key(account, ref.order_id, ref.state, "event")),
+            wait_for_slot=lambda: limiter.acquire_or_throttle(max_wait=1.0),
+            max_items=FEED_ITEMS_PER_RUN)
+    except Throttled:
+        raise  # the base task runs the poll again when the budget allows
+    except IntegrationError as exc:
+        status.record(account, None, f"{type(exc).__name__}: {exc}")
+        log.warning("feed poll failed, next beat tick tries again: %s", exc)
+        return "failed: " + type(exc).__name__
+    finally:
+        lock.release(self.request.id)
+    status.record(account, report)
+    if report.more:
+        enqueue(TaskName.ORDERS_POLL_FEED, {"account": account})
+    return report.summary()
