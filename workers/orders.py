@@ -15,13 +15,15 @@ from shared.orders.intake import submit
 from shared.orders.pending import EventRef
 from shared.orders.reconcile import reconcile as reconcile_journal
 from workers.base import enqueue, task
-from workers.services import services, settle_failed_event
+from workers.services import Services, services, settle_failed_event
 from workers.uploads import queue_for_upload
 
 log = logging.getLogger(__name__)
 # A run reads at most this many items (50 reads of 10) and hands the rest to a new run,
 # so that one run stays well inside the task time limit.
 FEED_ITEMS_PER_RUN = 500
+# How soon a duplicate held off by the claim looks again; by then the first run has usually queued the event.
+CLAIM_WAIT_S = 2.0
 
 
 @task(TaskName.ORDERS_HANDLE_STATUS_CHANGE, on_final_failure=settle_failed_event)
@@ -37,16 +39,31 @@ def handle_status_change(self, *, account: str, order_id: str, state: str, chang
     ref = EventRef.from_kwargs(account, order_id, state, changed_at)
     svc = services()
     svc.journal(account).touch(ref)
-    svc.limiter(account, "oms").acquire_or_throttle()
-    vtex = svc.vtex(account)
-    options = svc.options(account)
+    if svc.outbox(account).has(ref):
+        return "already queued"
+    # A concurrent duplicate (a redelivery, the feed and the hook at once) waits for this run
+    # instead of spending OMS and Master Data calls on the same event; a holder that died
+    # frees it after the task time limit.
+    claim = RedisLock(svc.redis, account_key(account, "claim", order_id, state), svc.settings.task_time_limit)
+    if not claim.acquire(self.request.id):
+        raise Throttled("another run of this event is in progress", retry_after=CLAIM_WAIT_S)
+    try:
+        return _handle(svc, ref)
+    finally:
+        claim.release(self.request.id)
+
+
+def _handle(svc: Services, ref: EventRef) -> str:
+    svc.limiter(ref.account, "oms").acquire_or_throttle()
+    vtex = svc.vtex(ref.account)
+    options = svc.options(ref.account)
     # Stored once, after the lookup, unless the lookup has to wait for the profiles queue.
     event = pipeline.prepare(ref, vtex, options, svc.pending, svc.ledger, store=False)
     if event is None:
-        svc.journal(account).settle(ref)
+        svc.journal(ref.account).settle(ref)
         return "skipped"
     try:
-        svc.limiter(account, "md").acquire_or_throttle()
+        svc.limiter(ref.account, "md").acquire_or_throttle()
         pipeline.resolve_identity(event, vtex, options, svc.pending)
     except TransientError as exc:
         svc.pending.save(event)

@@ -1,12 +1,15 @@
 """Hook -> receiver (gunicorn) -> broker -> Celery worker (prefork) -> sandbox OMS, Master Data, CleverTap."""
 
 import concurrent.futures
+import time
 from datetime import UTC, datetime
 
 import pytest
+import requests
 
 from shared.devstack import wait_until
 from shared.sandbox.factory import make_order
+from tests.conftest import ACCOUNT_ENV
 from tests.integration.conftest import ACCOUNT, dump_keys, events_for, hook_body, post_hook, wait_for_failure
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -51,6 +54,34 @@ def test_duplicate_hooks_send_once(receiver_url, control, settle):
 
     assert answers == [200] * 4 and redelivered == 200
     assert len(events_for(control, "v1002int-01")) == 1
+
+
+def test_one_event_notified_with_different_times_is_fetched_and_sent_once(receiver_url, control, settle):
+    # The hook, its redelivery with another CurrentChange and a feed body without any time name
+    # one event; the claim holds the concurrent ones off and the outbox keeps one copy.
+    control.add_orders(ACCOUNT, [make_order(ACCOUNT, "v1009int-01")])
+    settle()
+    fetched_before = control.stats()["counts"].get("oms:200", 0)
+    bodies = [{**hook_body("v1009int-01"), "CurrentChange": f"2026-11-27T10:0{n}:13.1234567Z"} for n in range(3)]
+    feed = {"orderId": "v1009int-01", "currentState": "payment-approved", "lastState": "approve-payment",
+            "domain": "Marketplace"}
+
+    def post(body):
+        if "orderId" in body:
+            return requests.post(f"{receiver_url}/hooks/vtex/orders/{ACCOUNT}", json=body, timeout=5,
+                                 headers={"X-Hook-Secret": ACCOUNT_ENV["VTEXCT_HOOK_SECRET"]}).status_code
+        return post_hook(receiver_url, body).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(post, [*bodies, feed]))
+    wait_until(lambda: events_for(control, "v1009int-01"), 20, "the event")
+    settle()
+    time.sleep(3)  # a duplicate held off by the claim looks again after 2 s
+    settle()
+
+    assert answers == [200] * 4
+    assert len(events_for(control, "v1009int-01")) == 1
+    assert control.stats()["counts"].get("oms:200", 0) - fetched_before == 1
 
 
 def test_cancel_of_never_authorized_order_is_checkout_failed(receiver_url, control, settle):

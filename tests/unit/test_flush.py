@@ -92,6 +92,37 @@ def test_one_request_carries_many_events_profile_first_and_each_goes_once():
     assert world.outbox.size() == 0 and all(world.pending.load(r) is None for r in refs)
 
 
+def test_the_same_event_notified_with_other_times_goes_once():
+    # A feed item without a time, a backfill (authorizedDate) and the live hook name one event
+    # with three times; however they interleave, CleverTap gets one Charged.
+    world = World()
+    ref = world.event(7)
+    for minutes in (1, 2):
+        world.outbox.add(EventRef(ACCOUNT, ref.order_id, ref.state, ref.changed_at.replace(minute=minutes)))
+    sink = Sink()
+
+    report = world.flush(sink)
+    later = EventRef(ACCOUNT, ref.order_id, ref.state, ref.changed_at.replace(minute=3))
+    assert not world.outbox.has(later)  # settled: the next notification may queue it again...
+    world.outbox.add(later)
+    again = world.flush(sink, rebuild=lambda r: world.pending.load(r))
+
+    assert len(sink.sent) == 1 and [r["type"] for r in sink.sent[0]] == ["profile", "event"]
+    assert report.delivered == [ref]
+    assert again.leased == 1 and again.records == 0  # ...and finds it done
+    assert world.outbox.size() == 0 and not world.outbox.has(ref)
+
+
+def test_settling_a_stray_member_keeps_the_one_that_stands_for_the_event():
+    world = World()
+    ref = world.event(8)
+    stray = EventRef(ACCOUNT, ref.order_id, ref.state, ref.changed_at.replace(minute=5))
+    world.outbox.done([stray])
+    assert world.outbox.has(ref) and world.outbox.size() == 1
+    world.outbox.add(stray)
+    assert world.outbox.size() == 1
+
+
 def test_profiles_can_be_switched_off():
     world = World(EventOptions(upload_profiles=False))
     world.event(1)
