@@ -18,8 +18,7 @@ def resolve_identity(self, *, account: str, order_id: str, state: str, changed_a
     ref = EventRef.from_kwargs(account, order_id, state, changed_at)
     svc = services()
     svc.journal(account).touch(ref)
-    svc.limiter(account, "md").acquire_or_throttle()
-    vtex = svc.vtex(account)
+    vtex = svc.limited_vtex(account)
     event = pipeline.load_identified(ref, vtex, vtex, svc.options(account), svc.pending, svc.ledger)
     if event is None:
         svc.journal(account).settle(ref)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis
 import requests
@@ -63,6 +64,10 @@ class Services:
             self._limiters[(name, endpoint)] = RateLimiter(self.redis, name, endpoint, budget)
         return self._limiters[(name, endpoint)]
 
+    def limited_vtex(self, name: str) -> LimitedVtex:
+        """The account's VTEX client behind its OMS and Master Data rate limits."""
+        return LimitedVtex(self.vtex(name), self.limiter(name, "oms"), self.limiter(name, "md"))
+
     def journal(self, name: str) -> Journal:
         return Journal(self.redis, name)
 
@@ -83,6 +88,27 @@ class Services:
         if name not in self._clevertap:
             self._clevertap[name] = CleverTapClient(self.account(name), self.settings.http_timeout, self.session)
         return self._clevertap[name]
+
+
+class LimitedVtex:
+    """OMS and Master Data calls that each take a slot of the account's shared budget first.
+
+    For the paths that call VTEX only sometimes (an event rebuilt because its pending entry
+    expired, a requeue): a ``requeue --all`` of old events must not outrun the budget either.
+
+    :raises Throttled: from a call whose budget is spent, so that the task gives its slot back.
+    """
+
+    def __init__(self, vtex: VtexClient, oms: RateLimiter, md: RateLimiter) -> None:
+        self._vtex, self._oms, self._md = vtex, oms, md
+
+    def get_order(self, order_id: str) -> dict[str, Any]:
+        self._oms.acquire_or_throttle()
+        return self._vtex.get_order(order_id)
+
+    def find_customer(self, user_id: str) -> dict[str, Any] | None:
+        self._md.acquire_or_throttle()
+        return self._vtex.find_customer(user_id)
 
 
 def build_services(settings: Settings) -> Services:

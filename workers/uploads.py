@@ -45,7 +45,7 @@ def upload_event(self, *, account: str, order_id: str, state: str, changed_at: s
     ref = EventRef.from_kwargs(account, order_id, state, changed_at)
     svc = services()
     svc.journal(account).touch(ref)
-    vtex = svc.vtex(account)
+    vtex = svc.limited_vtex(account)
     event = pipeline.load_identified(ref, vtex, vtex, svc.options(account), svc.pending, svc.ledger)
     if event is None:
         svc.journal(account).settle(ref)
@@ -69,7 +69,7 @@ def flush_outbox(self, *, account: str) -> str:
     try:
         settings = svc.account(account)
         svc.limiter(account, "clevertap").acquire_or_throttle(max_wait=1.0)
-        vtex = svc.vtex(account)
+        vtex = svc.limited_vtex(account)
 
         def rebuild(ref: EventRef) -> Any:
             return pipeline.load_identified(ref, vtex, vtex, svc.options(account), svc.pending, svc.ledger)
