@@ -52,7 +52,7 @@ class Receiver:
             account = path[len(HOOK_PATH) + 1:] or None
             response = handle_order_hook(request, account, self.settings, self.publisher, self.journal)
             if self.metrics:
-                self.metrics.hook(response.outcome, getattr(self.publisher, "last_seconds", None))
+                self.metrics.hook(response.outcome, response.account, getattr(self.publisher, "last_seconds", None))
             return response
         if path == SYNC_PATH or path.startswith(SYNC_PATH + "/"):
             return self._catalog(request, path)

@@ -6,6 +6,7 @@ import hmac
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import redis
@@ -82,6 +83,11 @@ def handle_order_hook(request: Request, path_account: str | None, settings: Sett
     account = _resolve_account(path_account, body, settings)
     if isinstance(account, Response):
         return account
+    return replace(_authenticated_hook(request, body, account, publisher, journal), account=account.name)
+
+
+def _authenticated_hook(request: Request, body: dict[str, Any], account: AccountSettings, publisher: Publisher,
+                        journal: Callable[[EventRef], None] | None) -> Response:
     secret = request.headers.get("x-hook-secret", "").encode()
     # Every candidate is compared, so the time taken says nothing about which one nearly matched.
     if not sum(hmac.compare_digest(secret, expected) for expected in account.hook_secrets()):

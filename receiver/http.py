@@ -29,6 +29,8 @@ class Response:
     headers: tuple[tuple[str, str], ...] = ()
     raw: bytes | None = None
     content_type: str = "application/json"
+    #: The configured account the request was for, once known; a label of the metrics.
+    account: str | None = None
 
     def encode(self) -> bytes:
         return self.raw if self.raw is not None else json.dumps(self.body, separators=(",", ":")).encode()

@@ -9,13 +9,14 @@ from shared.catalog.runs import RunStore
 from shared.ops.metrics import ReceiverMetrics
 from shared.orders.journal import Journal
 from shared.publisher import CeleryPublisher
+from shared.redis_broker import FAST_FAIL
 from shared.logs import configure_logging
 from shared.settings import load_settings
 
 settings = load_settings()
 configure_logging(settings.log_format, settings.log_level)
 _publisher = CeleryPublisher(settings)
-_state = redis.Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=2, socket_connect_timeout=2)
+_state = redis.Redis.from_url(settings.redis_url, decode_responses=True, **FAST_FAIL)
 
 application = create_app(
     settings,

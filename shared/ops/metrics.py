@@ -52,10 +52,14 @@ class ReceiverMetrics:
         self._sum = 0.0
         self._flusher_pid: int | None = None
 
-    def hook(self, outcome: str, enqueue_seconds: float | None = None) -> None:
-        """Count one notification's outcome and, if it was enqueued, how long that took."""
+    def hook(self, outcome: str, account: str | None = None, enqueue_seconds: float | None = None) -> None:
+        """Count one notification's outcome and, if it was enqueued, how long that took.
+
+        :param account: the configured account it was for; ``None`` before one was known
+            (an unknown account is no label: callers must not be able to invent series).
+        """
         with self._lock:
-            self._hooks[outcome] += 1
+            self._hooks[f"{account or ''}|{outcome}"] += 1
             if enqueue_seconds is not None:
                 self._buckets[next((str(b) for b in ENQUEUE_BUCKETS if enqueue_seconds <= b), "+Inf")] += 1
                 self._sum += enqueue_seconds
@@ -94,6 +98,7 @@ class ReceiverMetrics:
             self.flush()
 
     def render(self) -> bytes:
+        """The exposition text; a source that does not answer is left out and shown in ``vtexct_source_up``."""
         self.flush()
         registry = CollectorRegistry(auto_describe=False)
         registry.register(_Collector(self))
@@ -105,9 +110,33 @@ class _Collector:
         self.m = metrics
 
     def collect(self):  # noqa: ANN201 - prometheus_client's collector protocol
-        hooks = CounterMetricFamily("vtexct_hooks", "Order notifications received, by outcome.", labels=["outcome"])
-        for outcome, count in sorted(self.m._redis.hgetall(_HOOKS).items()):
-            hooks.add_metric([outcome], float(count))
+        up = GaugeMetricFamily("vtexct_source_up", "Whether the source of the other metrics answered this scrape.",
+                               labels=["source"])
+        for source, families in (("state_store", self._state), ("broker", self._queues)):
+            try:
+                # Collected first, so that a source failing midway yields nothing half-written.
+                collected = list(families())
+            except Exception as exc:
+                # The page must answer exactly when something is down: that is when it is read.
+                log.warning("metrics source %s did not answer: %s", source, type(exc).__name__)
+                up.add_metric([source], 0)
+                continue
+            up.add_metric([source], 1)
+            yield from collected
+        yield up
+
+    def _queues(self):  # noqa: ANN202 - a generator of metric families
+        queues = GaugeMetricFamily("vtexct_queue_length", "Messages waiting in each queue.", labels=["queue"])
+        for queue, length in sorted(self.m._queue_lengths().items()):
+            queues.add_metric([queue], length)
+        yield queues
+
+    def _state(self):  # noqa: ANN202 - a generator of metric families
+        hooks = CounterMetricFamily("vtexct_hooks", "Order notifications received, by account and outcome.",
+                                    labels=["account", "outcome"])
+        for field_, count in sorted(self.m._redis.hgetall(_HOOKS).items()):
+            account, _, outcome = field_.rpartition("|")
+            hooks.add_metric([account, outcome], float(count))
         yield hooks
 
         raw = self.m._redis.hgetall(_ENQUEUE)
@@ -125,11 +154,6 @@ class _Collector:
         for (account, reason), count in sorted(counts.items()):
             failures.add_metric([account, reason], count)
         yield failures
-
-        queues = GaugeMetricFamily("vtexct_queue_length", "Messages waiting in each queue.", labels=["queue"])
-        for queue, length in sorted(self.m._queue_lengths().items()):
-            queues.add_metric([queue], length)
-        yield queues
 
         delivered = GaugeMetricFamily("vtexct_events_delivered_last_hour", "Events CleverTap confirmed in the "
                                       "last hour.", labels=["account"])

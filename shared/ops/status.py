@@ -44,7 +44,16 @@ def collect(settings: Settings, state: redis.Redis, publisher: CeleryPublisher, 
             "hook": _hook(settings, name) if check_vtex else None,
             "feed": {"last_poll": feeds.get(name)} if settings.accounts[name].feed_safety_net else None,
         }
-    return {"queues": publisher.queue_lengths(), "accounts": by_account}
+    return {"queues": _queues(publisher), "accounts": by_account}
+
+
+def _queues(publisher: CeleryPublisher) -> dict[str, int] | dict[str, str]:
+    """Queue lengths, or why the broker gave none: status is read when something is down."""
+    try:
+        return publisher.queue_lengths()
+    except Exception as exc:
+        # kombu raises several unrelated types for a broker that is down; each means the same here.
+        return {"error": f"broker did not answer: {type(exc).__name__}"}
 
 
 def _hook(settings: Settings, name: str) -> dict[str, Any]:
@@ -84,7 +93,9 @@ def _feed_line(feed: dict[str, Any] | None) -> str:
 
 
 def render(data: dict[str, Any]) -> str:
-    lines = ["queues: " + ", ".join(f"{q}={n}" for q, n in data["queues"].items())]
+    queues = data["queues"]
+    lines = ["queues: " + (f"unknown, {queues['error']}" if "error" in queues else
+                           ", ".join(f"{q}={n}" for q, n in queues.items()))]
     for name, info in data["accounts"].items():
         lines.append(f"\n{name}")
         delivered = info["delivered"]

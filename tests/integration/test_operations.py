@@ -116,7 +116,8 @@ def test_status_and_metrics(receiver_url, control, stack_env, settle, failures):
     assert f"{ACCOUNT}\n  delivered:" in text.stdout
     assert metrics.status_code == 200 and metrics.headers["Content-Type"].startswith("text/plain")
     body = metrics.text
-    assert 'vtexct_hooks_total{outcome="accepted"}' in body
+    assert f'vtexct_hooks_total{{account="{ACCOUNT}",outcome="accepted"}}' in body
+    assert 'vtexct_source_up{source="broker"} 1.0' in body and 'vtexct_source_up{source="state_store"} 1.0' in body
     assert 'vtexct_enqueue_seconds_bucket{le="+Inf"}' in body
     assert 'vtexct_queue_length{queue="orders"}' in body
     assert f'vtexct_events_delivered_last_hour{{account="{ACCOUNT}"}}' in body

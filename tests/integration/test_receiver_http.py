@@ -1,6 +1,7 @@
 """The receiver under gunicorn over real HTTP: every refusal is a clear JSON error and enqueues nothing."""
 
 import json
+import socket
 import time
 
 import pytest
@@ -54,11 +55,18 @@ def test_ping_and_health(receiver_url):
     assert ready.status_code == 200 and ready.json()["checks"] == {"broker": True, "redis": True}
 
 
+@pytest.mark.parametrize("how", ["refused", "stalled"])
 @pytest.mark.parametrize(("dead", "error"), [("VTEXCT_BROKER_URL", "broker_unavailable"),
                                              ("VTEXCT_REDIS_URL", "state_store_unavailable")])
-def test_broker_or_state_store_down_answers_503_fast(stack_env, log_dir, dead, error):
-    gone = f"redis://127.0.0.1:{free_port()}/0"
-    child, url = start_receiver({**stack_env, dead: gone}, log_dir / f"dead-{error}", workers=1, threads=2)
+def test_broker_or_state_store_down_answers_503_fast(stack_env, log_dir, dead, error, how):
+    # "stalled": a server that takes the connection and never answers (a hung Redis, a black-holed
+    # route), the case a refused port does not show.
+    black_hole = socket.socket()
+    black_hole.bind(("127.0.0.1", 0))
+    black_hole.listen(64)
+    port = black_hole.getsockname()[1] if how == "stalled" else free_port()
+    child, url = start_receiver({**stack_env, dead: f"redis://127.0.0.1:{port}/0"}, log_dir / f"dead-{error}-{how}",
+                                workers=1, threads=2)
     try:
         started = time.monotonic()
         response = post_hook(url, hook_body("gen78dead-01"))
@@ -68,9 +76,15 @@ def test_broker_or_state_store_down_answers_503_fast(stack_env, log_dir, dead, e
         assert response.headers["Retry-After"]
         # VTEX waits 5 s for an answer; leave room for the network.
         assert elapsed < 4.0
-        assert requests.get(url + "/readyz", timeout=10).status_code == 503
+        if how == "refused":
+            assert requests.get(url + "/readyz", timeout=10).status_code == 503
+            # The metrics page answers when it matters most, and says which source is down.
+            metrics = requests.get(url + "/metrics", timeout=10)
+            source = "broker" if dead == "VTEXCT_BROKER_URL" else "state_store"
+            assert metrics.status_code == 200 and f'vtexct_source_up{{source="{source}"}} 0.0' in metrics.text
     finally:
         child.stop()
+        black_hole.close()
 
 
 def test_sandbox_hook_config_pings_the_receiver(receiver_url, sandbox):
@@ -91,8 +105,6 @@ def test_sandbox_hook_config_pings_the_receiver(receiver_url, sandbox):
 
 
 def test_slow_and_stalled_clients_get_answers_and_leave_the_receiver_serving(receiver_url):
-    import socket
-
     host, port = receiver_url.removeprefix("http://").split(":")
     body = json.dumps({"hookConfig": "ping"}).encode()
     head = (f"POST /hooks/vtex/orders HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
