@@ -15,7 +15,10 @@ from typing import Any
 _context: ContextVar[dict[str, Any]] = ContextVar("vtexct_log_context", default={})
 _CONTEXT_ORDER = ("account", "order_id", "state", "run_id", "task", "task_id", "key", "outcome")
 _EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_PHONE_RE = re.compile(r"\+\d{8,15}\b")
+# E.164 as VTEX stores it (+5561992227222), the same written with spaces, dots or dashes
+# (+55 11 99999-8888), and the national "(11) 99999-8888". Only forms that start with "+" or
+# "(": a bare run of digits and dashes is as likely a date or an order id.
+_PHONE_RE = re.compile(r"\+\d(?:[\s.()-]?\d){7,14}\b|\(\d{2,3}\)\s?\d{4,5}[\s.-]?\d{4}\b")
 
 
 @contextmanager

@@ -35,3 +35,9 @@ def test_personal_data_is_masked_everywhere():
     assert "jane.doe@example.com" not in line and "joe@shop.com.br" not in line and "92227222" not in line
     assert "j***@example.com" in line and "j***@example.com" in text
     assert mask_pii("+5561992227222") == "+55***22"
+    for written in ("+55 11 99999-8888", "+55 (11) 99999.8888", "(11) 99999-8888", "(011) 9999 8888"):
+        masked = mask_pii(f"call {written} now")
+        assert "9999" not in masked and masked.startswith("call ") and masked.endswith(" now"), masked
+    # Dates, order ids and task ids are left alone.
+    for plain in ("2026-11-27T10:02:13.1234567Z", "v1000001bench-01", "1172452900788-01", "retry in 12.5 s"):
+        assert mask_pii(plain) == plain
