@@ -59,11 +59,11 @@ def test_duplicate_hooks_send_once(receiver_url, control, settle):
 def test_one_event_notified_with_different_times_is_fetched_and_sent_once(receiver_url, control, settle):
     # The hook, its redelivery with another CurrentChange and a feed body without any time name
     # one event; the claim holds the concurrent ones off and the outbox keeps one copy.
-    control.add_orders(ACCOUNT, [make_order(ACCOUNT, "v1009int-01")])
+    control.add_orders(ACCOUNT, [make_order(ACCOUNT, "v1010int-01")])
     settle()
     fetched_before = control.stats()["counts"].get("oms:200", 0)
-    bodies = [{**hook_body("v1009int-01"), "CurrentChange": f"2026-11-27T10:0{n}:13.1234567Z"} for n in range(3)]
-    feed = {"orderId": "v1009int-01", "currentState": "payment-approved", "lastState": "approve-payment",
+    bodies = [{**hook_body("v1010int-01"), "CurrentChange": f"2026-11-27T10:0{n}:13.1234567Z"} for n in range(3)]
+    feed = {"orderId": "v1010int-01", "currentState": "payment-approved", "lastState": "approve-payment",
             "domain": "Marketplace"}
 
     def post(body):
@@ -74,13 +74,13 @@ def test_one_event_notified_with_different_times_is_fetched_and_sent_once(receiv
 
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         answers = list(pool.map(post, [*bodies, feed]))
-    wait_until(lambda: events_for(control, "v1009int-01"), 20, "the event")
+    wait_until(lambda: events_for(control, "v1010int-01"), 20, "the event")
     settle()
     time.sleep(3)  # a duplicate held off by the claim looks again after 2 s
     settle()
 
     assert answers == [200] * 4
-    assert len(events_for(control, "v1009int-01")) == 1
+    assert len(events_for(control, "v1010int-01")) == 1
     assert control.stats()["counts"].get("oms:200", 0) - fetched_before == 1
 
 
