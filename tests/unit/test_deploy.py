@@ -50,7 +50,14 @@ def _variables() -> list[tuple[str, str]]:
             found += [(where, e["name"]) for e in container.get("env", [])]
     example = ROOT / "deploy/overlays/example/secrets.env.example"
     found += [(str(example), line.split("=")[0]) for line in example.read_text().splitlines() if "=" in line]
+    found += [(".env.example", name) for name in _env_example()]
     return found
+
+
+def _env_example() -> set[str]:
+    """The variables `.env.example` sets or shows commented out, as `# VTEXCT_X=`."""
+    lines = (line.lstrip("# ") for line in (ROOT / ".env.example").read_text().splitlines())
+    return {line.split("=")[0] for line in lines if line.startswith(ENV_PREFIX) and "=" in line}
 
 
 @pytest.mark.parametrize(("where", "command"), _commands(), ids=lambda v: v if isinstance(v, str) else "")
@@ -71,6 +78,10 @@ def test_every_command_exists(where, command, account_env):
 @pytest.mark.parametrize(("where", "variable"), _variables())
 def test_every_variable_is_a_setting(where, variable):
     assert variable in SETTINGS | OTHER_VARIABLES, where
+
+
+def test_env_example_documents_every_setting():
+    assert SETTINGS - _env_example() == set()
 
 
 def test_compose_runs_the_whole_system_on_a_safe_redis():

@@ -2,7 +2,7 @@
 
 Properties: never a 5xx, always a JSON body that says what happened, and a task is published
 only for a well-formed notification of a handled state, for a configured account, carrying
-the right secret. About 12,000 requests per run.
+the right secret, with arguments the worker's own decoder accepts. About 12,000 requests per run.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from receiver import create_app
 from receiver.http import MAX_BODY, Request
 from shared.orders.hooks import ORDER_ID_RE
 from shared.orders.mapping import HANDLED_STATES
+from shared.orders.pending import EventRef
 from shared.settings import load_settings
 from tests.conftest import ACCOUNT_ENV
 
@@ -91,6 +92,8 @@ def _check(response, request, recorder, before):
         assert kwargs["account"] == ACCOUNT and kwargs["state"] in HANDLED_STATES
         assert ORDER_ID_RE.match(kwargs["order_id"])
         assert request.headers.get("x-hook-secret") == SECRET
+        # The worker's first step decodes exactly these arguments: what got through cannot crash it.
+        assert EventRef.from_kwargs(**kwargs).changed_at.tzinfo is not None
 
 
 def _request(method, path, content_type, secret, raw):
