@@ -8,11 +8,14 @@ the one window in which a record can be sent twice.
 
 from __future__ import annotations
 
+import logging
 import time
 
 import redis
 
 from shared.keys import account_key
+
+log = logging.getLogger(__name__)
 
 
 class Ledger:
@@ -33,13 +36,33 @@ class Ledger:
     def is_done(self, key: str) -> bool:
         return bool(self._redis.exists(key))
 
-    def mark_done(self, *keys: str) -> None:
+    def mark_done(self, *keys: str, patience: float = 0.0) -> None:
         """Mark records delivered, all in one round trip: the time between CleverTap's answer and
-        these markers is the window in which a crash makes a record go out twice."""
-        if keys:
-            stamp = str(int(time.time()))
-            with self._redis.pipeline(transaction=False) as pipe:
-                for key in keys:
-                    pipe.set(key, stamp, ex=self._done_ttl)
-                pipe.execute()
+        these markers is the window in which a crash makes a record go out twice.
+
+        :param patience: seconds to keep trying while the state store is unreachable or still
+            loading (a restart): the records are already delivered, and without their markers
+            they would go out again once their lease runs out.
+        :raises redis.ConnectionError: if the store stayed unreachable for ``patience`` seconds.
+        """
+        if not keys:
+            return
+        deadline, pause = time.monotonic() + patience, 0.1
+        while True:
+            try:
+                stamp = str(int(time.time()))
+                with self._redis.pipeline(transaction=False) as pipe:
+                    for key in keys:
+                        pipe.set(key, stamp, ex=self._done_ttl)
+                    pipe.execute()
+                return
+            # BusyLoadingError (a restart reading its AOF) is a ConnectionError too. SET with
+            # the same stamp is idempotent, so a try whose answer was lost is safe to repeat.
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                if time.monotonic() + pause > deadline:
+                    raise
+                log.warning("state store unreachable while marking %d delivered record(s), trying again: %s",
+                            len(keys), exc)
+                time.sleep(pause)
+                pause = min(pause * 2, 2.0)
 

@@ -35,6 +35,9 @@ class FlushPolicy:
     lease_ms: int = 60_000
     #: How long and how often an event is retried, and how long between tries.
     retry: RetryPolicy = RetryPolicy()
+    #: How long the done markers of an accepted batch wait out a state store that is down:
+    #: a Redis restart takes seconds, and the batch goes out again if they are lost.
+    marker_patience_s: float = 30.0
 
 
 @dataclass
@@ -108,7 +111,8 @@ def flush(
         _retry_or_park(outbox, list(dict.fromkeys(ref for ref, _, _, _ in batch)), exc, park, policy, report)
         return report
 
-    ledger.mark_done(*(key for index, (_, _, key, _) in enumerate(batch) if index not in result.failed))
+    ledger.mark_done(*(key for index, (_, _, key, _) in enumerate(batch) if index not in result.failed),
+                     patience=policy.marker_patience_s)
     outcome: dict[EventRef, list[Any]] = {}
     for index, (ref, kind, _, _) in enumerate(batch):
         outcome.setdefault(ref, []).append((kind, result.failed.get(index)))
