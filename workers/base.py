@@ -14,7 +14,7 @@ from typing import Any
 
 import redis
 from celery import Task
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import Ignore, SoftTimeLimitExceeded
 
 from shared.backoff import retry_countdown
 from shared.celery_config import is_amqp
@@ -107,7 +107,10 @@ def _retrying(body: Callable[..., Any]) -> Callable[..., Any]:
                 # Our own rate limit, not a failure: run again when the slot frees up, same try count.
                 self.signature_from_request(countdown=countdown(exc.retry_after),
                                             retries=self.request.retries).apply_async()
-                return "throttled"
+                log.debug("throttled for %.2fs: %s", exc.retry_after or 0, exc, extra={"outcome": "throttled"})
+                # Ignore acks the message and records nothing: a chord member that returned here
+                # would count as done and start the callback before its rows exist.
+                raise Ignore() from None
             # Only errors that say another try can help are retried; the rest fail at once.
             except RETRYABLE as exc:
                 policy = services().settings.retry

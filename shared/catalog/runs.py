@@ -5,6 +5,7 @@ Keys, all under ``vtexct:<account>:catalog:``:
 * ``lock`` - the run id holding the account's sync (``SET NX`` with a TTL);
 * ``run:<id>`` - hash: the run record;
 * ``run:<id>:ids:<n>`` / ``run:<id>:part:<n>`` - chunk n's SKU ids (JSON) and CSV rows;
+* ``run:<id>:partial:<n>`` - what a paused (throttled) try of chunk n had handled, until it ends;
 * ``run:<id>:progress`` / ``run:<id>:summaries`` - hash: SKUs handled / summary per chunk;
 * ``runs`` - sorted set of run ids by start time; ``last_success`` - hash.
 
@@ -113,6 +114,7 @@ class RunStore:
     def drop_data(self, run: Run) -> None:
         keys = list(self.redis.scan_iter(self._key(run, "ids", "*"), count=500))
         keys += list(self.redis.scan_iter(self._key(run, "part", "*"), count=500))
+        keys += list(self.redis.scan_iter(self._key(run, "partial", "*"), count=500))
         keys += [self._key(run, "progress"), self._key(run, "summaries")]
         for start in range(0, len(keys), 500):
             self.redis.delete(*keys[start:start + 500])
@@ -161,12 +163,23 @@ class RunStore:
             raise KeyError(f"run {run.id} has no SKU ids for chunk {index}")
         return list(json.loads(raw))
 
+    def save_chunk_results(self, run: Run, index: int, results: list[Any]) -> None:
+        """Keep what a paused try of a chunk handled, one entry per SKU position."""
+        self._binary.set(self._key(run, "partial", str(index)),
+                         zlib.compress(json.dumps(results).encode(), 1), ex=DATA_TTL)
+
+    def chunk_results(self, run: Run, index: int) -> list[Any] | None:
+        """What the last paused try of a chunk handled, or ``None`` if none paused."""
+        raw = self._binary.get(self._key(run, "partial", str(index)))
+        return None if raw is None else list(json.loads(zlib.decompress(raw)))
+
     def save_part(self, run: Run, index: int, rows: bytes, summary: dict[str, Any]) -> None:
         """Store a chunk's CSV rows and its summary, replacing what an earlier try stored."""
         self._binary.set(self._key(run, "part", str(index)), zlib.compress(rows, 1), ex=DATA_TTL)
         with self.redis.pipeline() as pipe:
             pipe.hset(self._key(run, "summaries"), str(index), json.dumps(summary, sort_keys=True))
             pipe.expire(self._key(run, "summaries"), DATA_TTL)
+            pipe.delete(self._key(run, "partial", str(index)))
             pipe.execute()
 
     def part(self, run: Run, index: int) -> bytes | None:

@@ -23,7 +23,7 @@ from typing import IO, Any, Protocol
 from shared.catalog.mapping import HEADER, encode_rows, sku_row
 from shared.catalog.runs import FINAL_STATES, SUCCEEDED, UPLOADING, Run, RunStore
 from shared.clients.clevertap import CatalogMissing
-from shared.errors import NotFound, PermanentError, RateLimited, TransientError, UpstreamRejected
+from shared.errors import NotFound, PermanentError, RateLimited, Throttled, TransientError, UpstreamRejected
 from shared.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,9 @@ class FetchPolicy:
     # VTEX asks for about a minute of silence after a 429; cap what one header may ask.
     max_retry_after: float = 60.0
     threads: int = 8
+    # Pacing under the shared limit is a wait of milliseconds; a longer one (a 429's silence,
+    # another process's burst) pauses the chunk so that its worker slot serves other work.
+    max_inline_wait: float = 2.0
 
 
 class Catalog(Protocol):
@@ -60,17 +63,23 @@ class PartsMissing(PermanentError):
 
 
 def _with_retries(call: Callable[[], Any], limiter: RateLimiter, policy: FetchPolicy) -> Any:
-    """Run ``call`` under the rate limit, retrying transient errors; re-raise the last one."""
+    """Run ``call`` under the rate limit, retrying transient errors; re-raise the last one.
+
+    :raises Throttled: if the next slot is more than ``policy.max_inline_wait`` away, after a
+        429 too (its ``Retry-After`` holds back the shared limit), without counting a try.
+    """
     for attempt in range(policy.attempts):
         try:
-            limiter.acquire(max_wait=policy.max_retry_after + 5)
+            limiter.acquire_or_throttle(max_wait=policy.max_inline_wait)
             return call()
+        except Throttled:
+            raise
         except RateLimited as exc:
             wait = min(exc.retry_after or policy.backoff * 2 ** attempt, policy.max_retry_after)
             limiter.penalize(wait)
             if attempt == policy.attempts - 1:
                 raise
-        except (TransientError, TimeoutError):
+        except TransientError:
             if attempt == policy.attempts - 1:
                 raise
             time.sleep(policy.backoff * 2 ** attempt)
@@ -107,21 +116,34 @@ def fetch_chunk(run: Run, index: int, runs: RunStore, catalog: Catalog, limiter:
 
     :returns: a small summary that depends only on the catalog's content, so that a chunk
         run twice returns the same value (the chord's result set then counts it once).
+    :raises Throttled: when the rate limit asks for a long wait; the SKUs handled so far are
+        kept, and the next try of the chunk fetches only the others.
     """
     ids = runs.chunk_ids(run, index)
-    results: list[tuple[str, Any]] = [("", None)] * len(ids)
-    handled = 0
+    # Per position: ["row", [fields]], ["inactive", None] or ["failed", reason]; None = to fetch.
+    results: list[list[Any] | None] = runs.chunk_results(run, index) or [None] * len(ids)
+    handled = sum(r is not None for r in results)
     counter = threading.Lock()
+    paused = threading.Event()
+    waits: list[float] = []
 
     def fetch(position: int) -> None:
         nonlocal handled
+        if results[position] is not None or paused.is_set():
+            return
         sku_id = ids[position]
         try:
-            results[position] = ("ok", _with_retries(lambda: catalog.get_sku(sku_id), limiter, policy))
+            sku = _with_retries(lambda: catalog.get_sku(sku_id), limiter, policy)
+            row = sku_row(sku) if isinstance(sku, dict) else None
+            results[position] = ["inactive", None] if row is None else ["row", list(row)]
+        except Throttled as exc:
+            waits.append(exc.retry_after or policy.max_inline_wait)
+            paused.set()
+            return
         except NotFound:
-            results[position] = ("failed", "not_found")
-        except (TransientError, UpstreamRejected, TimeoutError) as exc:
-            results[position] = ("failed", getattr(exc, "reason", "timeout"))
+            results[position] = ["failed", "not_found"]
+        except (TransientError, UpstreamRejected) as exc:
+            results[position] = ["failed", exc.reason]
         with counter:
             handled += 1
             if handled % 100 == 0:
@@ -130,16 +152,20 @@ def fetch_chunk(run: Run, index: int, runs: RunStore, catalog: Catalog, limiter:
     with ThreadPoolExecutor(policy.threads, thread_name_prefix=f"chunk{index}") as pool:
         list(pool.map(fetch, range(len(ids))))
 
+    if paused.is_set():
+        runs.save_chunk_results(run, index, results)
+        runs.set_progress(run, index, handled)
+        raise Throttled(f"catalog chunk {index}: rate limit spent after {handled} of {len(ids)} SKUs",
+                        retry_after=max(waits))
+
     rows, inactive, failed = [], 0, []
     for sku_id, (outcome, value) in zip(ids, results):
         if outcome == "failed":
             failed.append([sku_id, value])
-            continue
-        row = sku_row(value) if isinstance(value, dict) else None
-        if row is None:
+        elif outcome == "inactive":
             inactive += 1
         else:
-            rows.append(row)
+            rows.append(value)
     data = encode_rows(rows)
     summary = {"index": index, "skus": len(ids), "rows": len(rows), "inactive": inactive,
                "failed": sorted(failed), "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}

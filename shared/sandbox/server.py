@@ -126,7 +126,7 @@ class Sandbox:
             scripted = faults.script.pop(0) if faults.script else None
             if scripted and scripted != 200:
                 return Reply(scripted, {"error": f"scripted {scripted}"},
-                             {"Retry-After": "1"} if scripted == 429 else {})
+                             {"Retry-After": str(faults.retry_after)} if scripted == 429 else {})
             if faults.rate_per_min:
                 window = state.windows[(service, account)]
                 now = time.monotonic()

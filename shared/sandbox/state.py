@@ -37,6 +37,7 @@ class Faults:
     :ivar latency_ms: added to every answer.
     :ivar error_rate: share of requests answered ``error_status`` (503 unless set).
     :ivar script: statuses for the next requests, one consumed per request (200 = behave).
+    :ivar retry_after: the ``Retry-After`` seconds of a scripted 429.
     :ivar rate_per_min: requests per minute per account; beyond it 429 with ``Retry-After``.
     :ivar max_concurrency: requests in flight per account; beyond it 429 (CleverTap allows 15).
     :ivar accounts: the sandbox account names (not CleverTap ids) all of the above applies to;
@@ -48,6 +49,7 @@ class Faults:
     error_rate: float = 0.0
     error_status: int = 503
     script: list[int] = field(default_factory=list)
+    retry_after: int = 1
     rate_per_min: int | None = None
     max_concurrency: int | None = None
     accounts: list[str] | None = None

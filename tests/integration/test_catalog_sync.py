@@ -145,6 +145,27 @@ def test_chunk_killed_mid_run_still_gives_one_complete_csv(receiver_url, control
     assert rows[1:] == expected_rows(spec)
 
 
+def test_a_long_retry_after_pauses_the_chunks_and_the_upload_waits_for_all_of_them(receiver_url, control):
+    # given: after 60 SKUs VTEX answers 429 asking for 3 s of silence, more than a chunk waits
+    # inline; the chunks give their worker slots back and come again, and the chord's callback
+    # must not count a paused chunk as done
+    spec = CatalogSpec(size=300, inactive_rate=0.05, failing_rate=0.0)
+    control.catalog(ACCOUNT, spec.size, spec.inactive_rate, spec.failing_rate)
+    control.faults(catalog_sku={"script": [200] * 60 + [429], "retry_after": 3})
+    before = control.stats()["counts"]
+
+    # when
+    record = wait_for_end(receiver_url, start(receiver_url).json()["run_id"])
+
+    # then: every SKU fetched once, no more; the silence was kept; the CSV is whole
+    counts = control.stats()["counts"]
+    assert record["state"] == "succeeded", record
+    assert counts.get("catalog_sku:429", 0) - before.get("catalog_sku:429", 0) == 1
+    assert counts["catalog_sku:200"] - before.get("catalog_sku:200", 0) == spec.size
+    assert record["report"]["duration_s"] >= 3 and record["report"]["failed"] == 0
+    assert uploaded_csv(control)[1:] == expected_rows(spec)
+
+
 def test_admin_api_refuses_bad_requests(receiver_url):
     no_token = requests.post(receiver_url + "/catalog/sync", timeout=5)
     bad_token = requests.post(receiver_url + "/catalog/sync", headers={"Authorization": "Bearer nope"}, timeout=5)

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import time
 
 import fakeredis
 import pytest
@@ -10,7 +11,7 @@ from shared.catalog import sync
 from shared.catalog.mapping import COLUMNS
 from shared.catalog.runs import FAILED, SUCCEEDED, RunStore, SyncInProgress
 from shared.clients.clevertap import CatalogMissing
-from shared.errors import RateLimited, UpstreamUnavailable
+from shared.errors import RateLimited, Throttled, UpstreamUnavailable
 from shared.ratelimit import RateLimiter
 from shared.sandbox.factory import make_sku
 
@@ -18,10 +19,12 @@ FAST = sync.FetchPolicy(attempts=3, backoff=0.001, max_retry_after=0.01, threads
 
 
 class Catalog:
-    def __init__(self, size, failing=(), inactive=(), flaky=()):
+    def __init__(self, size, failing=(), inactive=(), flaky=(), retry_after=0.001):
         self.size, self.failing, self.inactive = size, set(failing), set(inactive)
         self.flaky = {i: 1 for i in flaky}
+        self.retry_after = retry_after
         self.pages = []
+        self.fetched = []
 
     def list_sku_ids(self, page, page_size):
         self.pages.append((page, page_size))
@@ -33,7 +36,8 @@ class Catalog:
             raise UpstreamUnavailable("vtex: HTTP 500")
         if self.flaky.get(sku_id):
             self.flaky[sku_id] -= 1
-            raise RateLimited("vtex: HTTP 429", retry_after=0.001)
+            raise RateLimited("vtex: HTTP 429", retry_after=self.retry_after)
+        self.fetched.append(sku_id)
         return make_sku(sku_id, active=sku_id not in self.inactive)
 
 
@@ -177,3 +181,28 @@ def test_parts_reader_streams_in_small_reads(runs, limiter):
     data = b"".join(pieces)
     assert len(data) == len(reader)
     assert data.count(b"\r\n") >= 26
+
+
+def test_a_long_retry_after_pauses_the_chunk_and_the_next_try_fetches_only_the_rest(runs, limiter):
+    # given: SKU 8 answers 429 asking for more silence than a chunk waits with its slot held
+    patient = sync.FetchPolicy(attempts=3, backoff=0.001, max_retry_after=5, threads=2, max_inline_wait=0.05)
+    catalog = Catalog(20, inactive=[3], flaky=[8], retry_after=0.3)
+    run = runs.begin("acme", "test")
+    sync.list_skus(run, runs, catalog, limiter, 20, patient)
+
+    # when
+    with pytest.raises(Throttled) as paused:
+        sync.fetch_chunk(run, 0, runs, catalog, limiter, patient)
+    kept = runs.chunk_results(run, 0)
+    first_try = list(catalog.fetched)
+    time.sleep(paused.value.retry_after)
+    summary = sync.fetch_chunk(run, 0, runs, catalog, limiter, patient)
+
+    # then: the wait is the 429's, what the first try fetched was kept and not fetched again
+    assert 0.2 < paused.value.retry_after <= 0.31
+    assert 0 < sum(r is not None for r in kept) < 20 and kept[7] is None
+    assert sorted(catalog.fetched) == list(range(1, 21)) and len(set(first_try)) == len(first_try)
+    fresh = runs.begin("other", "test")
+    sync.list_skus(fresh, runs, Catalog(20, inactive=[3]), limiter, 20, FAST)
+    assert summary == sync.fetch_chunk(fresh, 0, runs, Catalog(20, inactive=[3]), limiter, FAST)
+    assert runs.chunk_results(run, 0) is None
