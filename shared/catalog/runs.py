@@ -129,7 +129,7 @@ class RunStore:
         for field in ("started_at", "updated_at", "finished_at"):
             if field in record:
                 record[field] = float(record[field])
-        for field in ("total", "chunks"):
+        for field in ("total", "chunks", "pauses"):
             record[field] = int(record.get(field, 0))
         record["replace"] = record.get("replace") == "1"
         if "report" in record:
@@ -167,6 +167,10 @@ class RunStore:
         """Keep what a paused try of a chunk handled, one entry per SKU position."""
         self._binary.set(self._key(run, "partial", str(index)),
                          zlib.compress(json.dumps(results).encode(), 1), ex=DATA_TTL)
+
+    def count_pause(self, run: Run) -> None:
+        """One more chunk paused for the rate limit: shown in the run record and its report."""
+        self.redis.hincrby(self._key(run), "pauses", 1)
 
     def chunk_results(self, run: Run, index: int) -> list[Any] | None:
         """What the last paused try of a chunk handled, or ``None`` if none paused."""

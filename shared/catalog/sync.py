@@ -155,6 +155,7 @@ def fetch_chunk(run: Run, index: int, runs: RunStore, catalog: Catalog, limiter:
     if paused.is_set():
         runs.save_chunk_results(run, index, results)
         runs.set_progress(run, index, handled)
+        runs.count_pause(run)
         raise Throttled(f"catalog chunk {index}: rate limit spent after {handled} of {len(ids)} SKUs",
                         retry_after=max(waits))
 
@@ -249,6 +250,8 @@ def assemble_and_upload(
         "failed": len(failed),
         "failed_skus": failed[:1000],
         "digest": combined_digest(summaries),
+        # Chunks that gave their worker slot back on a long rate-limit wait and came again.
+        "rate_limit_pauses": record["pauses"],
     }
     last = runs.last_success(run.account)
     if last.get("digest") == report["digest"]:

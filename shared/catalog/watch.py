@@ -26,7 +26,8 @@ def follow(runs: RunStore, run: Run, *, out: TextIO = sys.stderr, poll: float = 
                 raise RuntimeError(f"run {run.id} disappeared from the state store")
             if record["total"] and bar.total != record["total"]:
                 bar.reset(total=record["total"])
-            bar.set_description(f"{run.account} {record['state']}")
+            paused = f", {record['pauses']} rate-limit pauses" if record["pauses"] else ""
+            bar.set_description(f"{run.account} {record['state']}{paused}")
             bar.update(max(0, record["done"] - bar.n))
             if record["state"] in FINAL_STATES:
                 return record

@@ -162,6 +162,7 @@ def test_a_long_retry_after_pauses_the_chunks_and_the_upload_waits_for_all_of_th
     assert record["state"] == "succeeded", record
     assert counts.get("catalog_sku:429", 0) - before.get("catalog_sku:429", 0) == 1
     assert counts["catalog_sku:200"] - before.get("catalog_sku:200", 0) == spec.size
+    assert record["report"]["rate_limit_pauses"] >= 1
     assert record["report"]["duration_s"] >= 3 and record["report"]["failed"] == 0
     assert uploaded_csv(control)[1:] == expected_rows(spec)
 

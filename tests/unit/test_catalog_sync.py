@@ -205,4 +205,4 @@ def test_a_long_retry_after_pauses_the_chunk_and_the_next_try_fetches_only_the_r
     fresh = runs.begin("other", "test")
     sync.list_skus(fresh, runs, Catalog(20, inactive=[3]), limiter, 20, FAST)
     assert summary == sync.fetch_chunk(fresh, 0, runs, Catalog(20, inactive=[3]), limiter, FAST)
-    assert runs.chunk_results(run, 0) is None
+    assert runs.chunk_results(run, 0) is None and runs.get(run)["pauses"] == 1
