@@ -56,8 +56,8 @@ class Ledger:
                         pipe.set(key, stamp, ex=self._done_ttl)
                     pipe.execute()
                 return
-            # BusyLoadingError (a restart reading its AOF) is a ConnectionError too. SET with
-            # the same stamp is idempotent, so a try whose answer was lost is safe to repeat.
+            # BusyLoadingError (a restart reading its AOF) is a ConnectionError too. SET only
+            # overwrites, so repeating a try whose answer was lost is safe.
             except (redis.ConnectionError, redis.TimeoutError) as exc:
                 if time.monotonic() + pause > deadline:
                     raise
