@@ -48,8 +48,8 @@ class ReceiverMetrics:
         self._interval = flush_interval
         self._lock = threading.Lock()
         self._hooks: Counter[str] = Counter()
-        self._buckets: Counter[str] = Counter()
-        self._sum = 0.0
+        # Keyed "account|bound" and "account|sum", as the fields of the Redis hash.
+        self._enqueue: Counter[str] = Counter()
         self._flusher_pid: int | None = None
 
     def hook(self, outcome: str, account: str | None = None, enqueue_seconds: float | None = None) -> None:
@@ -61,8 +61,9 @@ class ReceiverMetrics:
         with self._lock:
             self._hooks[f"{account or ''}|{outcome}"] += 1
             if enqueue_seconds is not None:
-                self._buckets[next((str(b) for b in ENQUEUE_BUCKETS if enqueue_seconds <= b), "+Inf")] += 1
-                self._sum += enqueue_seconds
+                bound = next((str(b) for b in ENQUEUE_BUCKETS if enqueue_seconds <= b), "+Inf")
+                self._enqueue[f"{account or ''}|{bound}"] += 1
+                self._enqueue[f"{account or ''}|sum"] += enqueue_seconds
         # gunicorn forks its workers after loading the app: each process starts its own flusher.
         if self._flusher_pid != os.getpid():
             self._flusher_pid = os.getpid()
@@ -71,26 +72,26 @@ class ReceiverMetrics:
     def flush(self) -> None:
         """Add what this process counted to the shared counts in Redis."""
         with self._lock:
-            hooks, buckets, total = self._hooks, self._buckets, self._sum
-            self._hooks, self._buckets, self._sum = Counter(), Counter(), 0.0
-        if not hooks and not buckets:
+            hooks, enqueue = self._hooks, self._enqueue
+            self._hooks, self._enqueue = Counter(), Counter()
+        if not hooks and not enqueue:
             return
         try:
             with self._redis.pipeline(transaction=False) as pipe:
                 for outcome, count in hooks.items():
                     pipe.hincrby(_HOOKS, outcome, count)
-                for bucket, count in buckets.items():
-                    pipe.hincrby(_ENQUEUE, bucket, count)
-                if buckets:
-                    pipe.hincrbyfloat(_ENQUEUE, "sum", total)
+                for field_, value in enqueue.items():
+                    if field_.endswith("|sum"):
+                        pipe.hincrbyfloat(_ENQUEUE, field_, value)
+                    else:
+                        pipe.hincrby(_ENQUEUE, field_, int(value))
                 pipe.execute()
         except redis.RedisError as exc:
             # Metrics must never turn an accepted hook into an error; keep the counts for the next try.
             log.warning("metrics not recorded yet: %s", type(exc).__name__)
             with self._lock:
                 self._hooks.update(hooks)
-                self._buckets.update(buckets)
-                self._sum += total
+                self._enqueue.update(enqueue)
 
     def _flush_forever(self) -> None:
         while True:
@@ -139,13 +140,19 @@ class _Collector:
             hooks.add_metric([account, outcome], float(count))
         yield hooks
 
-        raw = self.m._redis.hgetall(_ENQUEUE)
-        cumulative, buckets = 0.0, []
-        for bound in [*map(str, ENQUEUE_BUCKETS), "+Inf"]:
-            cumulative += float(raw.get(bound, 0))
-            buckets.append((bound, cumulative))
-        yield HistogramMetricFamily("vtexct_enqueue_seconds", "Time to hand a hook's task to the broker.",
-                                    buckets=buckets, sum_value=float(raw.get("sum", 0)))
+        by_account: dict[str, dict[str, float]] = {}
+        for field_, value in self.m._redis.hgetall(_ENQUEUE).items():
+            account, _, bound = field_.rpartition("|")
+            by_account.setdefault(account, {})[bound] = float(value)
+        enqueue = HistogramMetricFamily("vtexct_enqueue_seconds", "Time to hand a hook's task to the broker, by "
+                                        "account.", labels=["account"])
+        for account, raw in sorted(by_account.items()):
+            cumulative, buckets = 0.0, []
+            for bound in [*map(str, ENQUEUE_BUCKETS), "+Inf"]:
+                cumulative += raw.get(bound, 0)
+                buckets.append((bound, cumulative))
+            enqueue.add_metric([account], buckets, sum_value=raw.get("sum", 0))
+        yield enqueue
 
         failures = GaugeMetricFamily("vtexct_failures", "Entries in the failure store.", labels=["account", "reason"])
         counts: dict[tuple[str, str], int] = {}

@@ -118,7 +118,7 @@ def test_status_and_metrics(receiver_url, control, stack_env, settle, failures):
     body = metrics.text
     assert f'vtexct_hooks_total{{account="{ACCOUNT}",outcome="accepted"}}' in body
     assert 'vtexct_source_up{source="broker"} 1.0' in body and 'vtexct_source_up{source="state_store"} 1.0' in body
-    assert 'vtexct_enqueue_seconds_bucket{le="+Inf"}' in body
+    assert f'vtexct_enqueue_seconds_bucket{{account="{ACCOUNT}",le="+Inf"}}' in body
     assert 'vtexct_queue_length{queue="orders"}' in body
     assert f'vtexct_events_delivered_last_hour{{account="{ACCOUNT}"}}' in body
 
