@@ -54,8 +54,8 @@ def handle_status_change(self, *, account: str, order_id: str, state: str, chang
 
 
 def _handle(svc: Services, ref: EventRef) -> str:
-    svc.limiter(ref.account, "oms").acquire_or_throttle()
-    vtex = svc.vtex(ref.account)
+    # Each OMS and Master Data call takes its slot of the account's budget as it is made.
+    vtex = svc.limited_vtex(ref.account)
     options = svc.options(ref.account)
     # Stored once, after the lookup, unless the lookup has to wait for the profiles queue.
     event = pipeline.prepare(ref, vtex, options, svc.pending, svc.ledger, store=False)
@@ -63,7 +63,6 @@ def _handle(svc: Services, ref: EventRef) -> str:
         svc.journal(ref.account).settle(ref)
         return "skipped"
     try:
-        svc.limiter(ref.account, "md").acquire_or_throttle()
         pipeline.resolve_identity(event, vtex, options, svc.pending)
     except TransientError as exc:
         svc.pending.save(event)

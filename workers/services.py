@@ -93,8 +93,9 @@ class Services:
 class LimitedVtex:
     """OMS and Master Data calls that each take a slot of the account's shared budget first.
 
-    For the paths that call VTEX only sometimes (an event rebuilt because its pending entry
-    expired, a requeue): a ``requeue --all`` of old events must not outrun the budget either.
+    Every task path uses it: the usual one, and those that call VTEX only sometimes (an event
+    rebuilt because its pending entry expired, a requeue), so that a ``requeue --all`` of old
+    events cannot outrun the budget either.
 
     :raises Throttled: from a call whose budget is spent, so that the task gives its slot back.
     """

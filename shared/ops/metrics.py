@@ -58,12 +58,13 @@ class ReceiverMetrics:
         :param account: the configured account it was for; ``None`` before one was known
             (an unknown account is no label: callers must not be able to invent series).
         """
+        label = account or ""
         with self._lock:
-            self._hooks[f"{account or ''}|{outcome}"] += 1
+            self._hooks[f"{label}|{outcome}"] += 1
             if enqueue_seconds is not None:
                 bound = next((str(b) for b in ENQUEUE_BUCKETS if enqueue_seconds <= b), "+Inf")
-                self._enqueue[f"{account or ''}|{bound}"] += 1
-                self._enqueue[f"{account or ''}|sum"] += enqueue_seconds
+                self._enqueue[f"{label}|{bound}"] += 1
+                self._enqueue[f"{label}|sum"] += enqueue_seconds
         # gunicorn forks its workers after loading the app: each process starts its own flusher.
         if self._flusher_pid != os.getpid():
             self._flusher_pid = os.getpid()
